@@ -1,0 +1,99 @@
+package fleet
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// DeviceInfo is the snapshot an agent keeps in the device-info bucket under
+// its DeviceID: who it is, and the phase of every deployment as of Revision.
+// A reader holding it knows every event up to Revision is folded in.
+type DeviceInfo struct {
+	DeviceID     DeviceID          `json:"device_id"`
+	AgentEpoch   AgentEpoch        `json:"agent_epoch"`
+	AgentVersion string            `json:"agent_version"`
+	Hostname     string            `json:"hostname"`
+	OS           string            `json:"os"`
+	Arch         string            `json:"arch"`
+	Labels       map[string]string `json:"labels"`
+	StartedAt    time.Time         `json:"started_at"`
+	HeartbeatAt  time.Time         `json:"heartbeat_at"`
+	// Revision is the latest revision the agent has recorded (zero: none).
+	Revision    Revision                            `json:"revision"`
+	Deployments map[DeploymentName]DeploymentStatus `json:"deployments"`
+	// OutboxDropped counts events this epoch dropped from a full outbox;
+	// this snapshot repairs what they would have told.
+	OutboxDropped uint64 `json:"outbox_dropped"`
+}
+
+// DeploymentStatus is one deployment's entry in DeviceInfo.
+type DeploymentStatus struct {
+	Phase     Phase     `json:"phase"`
+	LastError ErrorText `json:"last_error"`
+	Revision  Revision  `json:"revision"`
+}
+
+// ErrorText is an error message that is JSON null when empty.
+type ErrorText string
+
+// MarshalJSON writes null for the empty text.
+func (t ErrorText) MarshalJSON() ([]byte, error) {
+	if t == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(t))
+}
+
+// UnmarshalJSON reads null as the empty text.
+func (t *ErrorText) UnmarshalJSON(b []byte) error {
+	var s *string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*t = ErrorText(deref(s))
+	return nil
+}
+
+// Validate reports why i is not a well-formed snapshot, or nil.
+func (i DeviceInfo) Validate() error {
+	if err := i.DeviceID.Validate(); err != nil {
+		return fmt.Errorf("device_id: %w", err)
+	}
+	if i.AgentEpoch == 0 || i.AgentEpoch > MaxEpoch {
+		return fmt.Errorf("agent_epoch: %d is not in 1..2^53-1", i.AgentEpoch)
+	}
+	if err := i.Revision.validate("revision", false); err != nil {
+		return err
+	}
+	if i.Revision.AgentEpoch > i.AgentEpoch {
+		return fmt.Errorf("revision: epoch %d is after agent_epoch %d", i.Revision.AgentEpoch, i.AgentEpoch)
+	}
+	for name, d := range i.Deployments {
+		field := fmt.Sprintf("deployments.%s", name)
+		if !d.Phase.Valid() {
+			return fmt.Errorf("%s.phase: unknown phase %q", field, d.Phase)
+		}
+		if err := d.Revision.validate(field+".revision", true); err != nil {
+			return err
+		}
+		if d.Revision.Compare(i.Revision) > 0 {
+			return fmt.Errorf("%s.revision: %s is after the snapshot's revision %s", field, d.Revision, i.Revision)
+		}
+	}
+	return nil
+}
+
+// UnmarshalJSON decodes and validates; unknown fields are ignored.
+func (i *DeviceInfo) UnmarshalJSON(b []byte) error {
+	type plain DeviceInfo
+	var v plain
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("device info: %w", err)
+	}
+	if err := DeviceInfo(v).Validate(); err != nil {
+		return fmt.Errorf("device info: %w", err)
+	}
+	*i = DeviceInfo(v)
+	return nil
+}
