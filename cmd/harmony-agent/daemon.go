@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/agent"
+	"github.com/harmony-edge/harmony-agent/internal/config"
+	"github.com/harmony-edge/harmony-agent/internal/desired"
+	"github.com/harmony-edge/harmony-agent/internal/natsserver"
+	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/internal/runtime"
+	"github.com/harmony-edge/harmony-agent/internal/runtime/podman"
+	"github.com/harmony-edge/harmony-agent/internal/runtime/process"
+	"github.com/harmony-edge/harmony-agent/internal/systemd"
+)
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseFlags("run", runHelp, args, true, stdout)
+	if err != nil {
+		return err
+	}
+	cfg, _, err := loadConfig(f)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	defer log.Sync() //nolint:errcheck // stderr may not sync
+	return daemon(ctx, cfg, log)
+}
+
+func newLogger(c config.Log, w io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	var encoder zapcore.Encoder
+	if c.Format == "console" {
+		enc.EncodeLevel = zapcore.CapitalLevelEncoder
+		encoder = zapcore.NewConsoleEncoder(enc)
+	} else {
+		encoder = zapcore.NewJSONEncoder(enc)
+	}
+	return zap.New(zapcore.NewCore(encoder, zapcore.Lock(zapcore.AddSync(w)), level)), nil
+}
+
+// daemon runs the agent until ctx is done.
+func daemon(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	notify := systemd.New()
+	log = log.With(zap.String("device", string(cfg.DeviceID)))
+	log.Info("starting", zap.String("version", version), zap.String("commit", commit))
+
+	// The state directory: a problem is reported, never fatal (section 7).
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		log.Error("state directory unusable; running without persisted state", zap.String("dir", cfg.StateDir), zap.Error(err))
+	}
+	epoch, err := agent.NewEpoch(cfg.StateDir, time.Now())
+	if err != nil {
+		log.Error("epoch not persisted; using the time-based epoch", zap.Error(err))
+	}
+	log = log.With(zap.Uint64("epoch", uint64(epoch)))
+
+	urls := cfg.NATS.URLs
+	if cfg.NATS.Embedded {
+		srv, err := natsserver.Start(natsserver.Options{
+			Port:     natsserver.DefaultPort,
+			StoreDir: filepath.Join(cfg.StateDir, "nats"),
+			Log:      log.Named("nats-server").WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
+		})
+		if errors.Is(err, natsserver.ErrNotCompiled) {
+			return fmt.Errorf("%w: --dev / nats.embedded: %v", errUsage, err)
+		}
+		if err != nil {
+			return fmt.Errorf("embedded nats server: %w", err)
+		}
+		defer srv.Shutdown()
+		urls = []string{srv.ClientURL()}
+		log.Info("embedded NATS server running", zap.String("url", srv.ClientURL()))
+	}
+
+	runtimes, closeRuntimes, err := openRuntimes(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRuntimes()
+
+	var cache *desired.Cache
+	if c, err := desired.OpenCache(filepath.Join(cfg.StateDir, "desired")); err != nil {
+		log.Error("desired-state cache unusable; an offline boot will wait for NATS", zap.Error(err))
+	} else {
+		cache = c
+	}
+
+	// The watcher is created before the connection so the reconnect
+	// handler can recreate its watch at once.
+	var watcher *desired.Watcher
+	nc, err := publisher.Connect(publisher.ConnOptions{
+		URLs:         urls,
+		Name:         "harmony-agent " + string(cfg.DeviceID),
+		CredsFile:    cfg.NATS.CredsFile,
+		NKeyFile:     cfg.NATS.NKeyFile,
+		User:         cfg.NATS.User,
+		PasswordFile: cfg.NATS.PasswordFile,
+		TokenFile:    cfg.NATS.TokenFile,
+		TLSCAFile:    cfg.NATS.TLS.CAFile,
+		TLSCertFile:  cfg.NATS.TLS.CertFile,
+		TLSKeyFile:   cfg.NATS.TLS.KeyFile,
+		OnReconnect:  func() { watcher.Restart() },
+	}, log)
+	if err != nil {
+		return fmt.Errorf("%w: nats: %v", errUsage, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	watcher = desired.New(js, cfg.DeviceID, log)
+
+	var a *agent.Agent
+	pub := publisher.New(js, publisher.Config{
+		Device:            cfg.DeviceID,
+		OutboxCapacity:    cfg.Outbox.Capacity,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		Info:              func() fleet.DeviceInfo { return a.Info() },
+		Log:               log,
+	})
+	a, err = agent.New(agent.Config{
+		Device:          cfg.DeviceID,
+		Labels:          cfg.Labels,
+		Epoch:           epoch,
+		Version:         version,
+		Runtimes:        runtimes,
+		Publisher:       pub,
+		Cache:           cache,
+		Workers:         cfg.Reconcile.Workers,
+		ResyncInterval:  cfg.Reconcile.ResyncInterval,
+		BackoffInitial:  cfg.Reconcile.BackoffInitial,
+		BackoffMax:      cfg.Reconcile.BackoffMax,
+		StopTimeout:     cfg.Reconcile.StopTimeout,
+		HistoryCapacity: cfg.History.Capacity,
+		TickInterval:    tickInterval(notify),
+		OnTick:          statusReporter(notify, nc.IsConnected, pub, log),
+		Log:             log,
+	})
+	if err != nil {
+		return err
+	}
+
+	if err := notify.Ready(); err != nil {
+		log.Warn("sd_notify READY", zap.Error(err))
+	}
+	log.Info("ready", zap.Strings("nats", urls))
+
+	// Each goroutine below is owned here and waited for before returning.
+	var wg sync.WaitGroup
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	wg.Go(func() { _ = pub.Run(pubCtx) })
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	// updates carries desired-state changes to the agent. Unbuffered: the
+	// watcher waits for the agent to take each one, which keeps order.
+	updates := make(chan desired.Update)
+	wg.Go(func() { _ = watcher.Run(watchCtx, updates) })
+
+	runErr := a.Run(ctx, updates)
+
+	// Stopping: STOPPING=1, the agent already finished or abandoned its
+	// in-flight work within its bound; flush what can be flushed.
+	_ = notify.Stopping()
+	stopWatch()
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), cfg.Reconcile.StopTimeout)
+	if err := pub.Flush(flushCtx); err != nil {
+		log.Warn("events left unsent at stop; the next start's DeviceInfo repairs the view", zap.Error(err))
+	}
+	cancelFlush()
+	stopPub()
+	wg.Wait()
+	log.Info("stopped; workloads left running")
+	return runErr
+}
+
+// tickInterval is how often the agent reports health: half the watchdog
+// interval when systemd set one.
+func tickInterval(n *systemd.Notifier) time.Duration {
+	if d, ok := n.WatchdogInterval(); ok {
+		return min(d/2, agent.DefaultTickInterval)
+	}
+	return agent.DefaultTickInterval
+}
+
+// statusReporter returns the agent's OnTick: WATCHDOG=1 every tick, and a
+// STATUS= line whenever it changes.
+func statusReporter(n *systemd.Notifier, connected func() bool, pub *publisher.NATS, log *zap.Logger) func(agent.Summary) {
+	last := ""
+	return func(s agent.Summary) {
+		if err := n.Watchdog(); err != nil {
+			log.Debug("sd_notify WATCHDOG", zap.Error(err))
+		}
+		line := statusLine(connected(), s, pub.Stats())
+		if line == last {
+			return
+		}
+		last = line
+		if err := n.Status("%s", line); err != nil {
+			log.Debug("sd_notify STATUS", zap.Error(err))
+		}
+	}
+}
+
+// statusLine is the STATUS= text: "connected; 3 deployments running" or
+// "offline; 12 events queued".
+func statusLine(connected bool, s agent.Summary, st publisher.Stats) string {
+	state := "connected"
+	if !connected {
+		state = "offline"
+	}
+	line := fmt.Sprintf("%s; %d deployments running", state, s.Phases[fleet.PhaseRunning])
+	if n := s.Phases[fleet.PhaseFailed]; n > 0 {
+		line += fmt.Sprintf(", %d failed", n)
+	}
+	if n := s.Phases[fleet.PhasePending]; n > 0 {
+		line += fmt.Sprintf(", %d pending", n)
+	}
+	if st.Queued > 0 {
+		line += fmt.Sprintf("; %d events queued", st.Queued)
+	}
+	if st.Dropped > 0 {
+		line += fmt.Sprintf("; %d events dropped", st.Dropped)
+	}
+	return line
+}
+
+// openRuntimes opens the process runtime, and the podman runtime when its
+// socket is configured. A podman that cannot be reached is not fatal: its
+// deployments report the error until it answers.
+func openRuntimes(cfg config.Config, log *zap.Logger) (map[fleet.RuntimeKind]runtime.Runtime, func(), error) {
+	proc, err := process.New(process.Config{
+		StateDir: filepath.Join(cfg.StateDir, "process"),
+		Logf:     log.Named("process").Sugar().Infof,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("process runtime: %w", err)
+	}
+	rts := map[fleet.RuntimeKind]runtime.Runtime{fleet.RuntimeProcess: proc}
+	if cfg.Runtime.Podman.Socket != "" {
+		pm, err := podman.New(podman.Config{
+			Socket: cfg.Runtime.Podman.Socket,
+			Logf:   log.Named("podman").Sugar().Infof,
+		})
+		if err != nil {
+			log.Warn("podman runtime not reachable yet", zap.Error(err))
+		}
+		if pm != nil {
+			rts[fleet.RuntimePodman] = pm
+		}
+	}
+	return rts, func() { proc.Close() }, nil
+}

@@ -1,0 +1,100 @@
+// Command harmony-agent converges one edge device toward the desired state
+// its fleet keeps in NATS, and reports every phase change back.
+//
+//	harmony-agent run [--config FILE] [--dev]
+//	harmony-agent check-config [--config FILE]
+//	harmony-agent version
+//
+// Exit codes: 0 success; 1 the agent failed while running; 2 bad usage or
+// an invalid configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Stamped by the Makefile (-ldflags -X).
+var (
+	version = "dev"
+	commit  = "unknown"
+	date    = "unknown"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// errUsage marks errors that exit with exitUsage.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `harmony-agent converges this device toward the desired state in NATS.
+
+Usage:
+  harmony-agent run [--config FILE] [--dev]   run the agent (under systemd: Type=notify)
+  harmony-agent check-config [--config FILE]  validate the configuration and exit
+  harmony-agent version                       print version, commit and build date
+  harmony-agent help                          this text
+
+The configuration file is --config, else $HARMONY_AGENT_CONFIG, else
+/etc/harmony-agent/agent.yaml. Every key can be overridden from the
+environment: HARMONY_AGENT_<SECTION>_<KEY>, e.g. HARMONY_AGENT_DEVICE_ID=pi-017
+or HARMONY_AGENT_NATS_URLS=nats://a:4222,nats://b:4222.
+
+Examples:
+  harmony-agent run --config /etc/harmony-agent/agent.yaml
+  HARMONY_AGENT_STATE_DIR=$PWD/.dev-state harmony-agent run --dev --config configs/dev.yaml
+  harmony-agent check-config --config ./agent.yaml
+
+Exit codes: 0 ok; 1 the agent failed while running; 2 bad usage or invalid
+configuration.
+`
+
+// run is the whole program; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "check-config":
+		err = cmdCheckConfig(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "harmony-agent %s (commit %s, built %s)\n", version, commit, date)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "harmony-agent: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "harmony-agent: %v\n", err)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "harmony-agent: %v\n", err)
+		return exitFailure
+	}
+}

@@ -1,0 +1,13 @@
+// Package desired follows this device's desired state: a watch on the
+// desired-state KV bucket filtered to "<device>.>", delivering the last value
+// of every key first (a full snapshot), then live puts, deletes and purges.
+// The watch is recreated at once when Restart is called (the agent calls it
+// from the NATS reconnect handler: a plain watcher notices a lost consumer
+// only many seconds later), and each recreation delivers a new full snapshot
+// so keys deleted while disconnected are noticed.
+//
+// It also keeps a copy of the desired values on disk (Cache), so a device
+// that boots with NATS unreachable still knows what it should run.
+//
+// desired imports nats.go, zap and fleet; it does not touch any runtime.
+package desired
