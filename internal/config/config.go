@@ -1,0 +1,146 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/harmony-edge/harmony-agent/fleet"
+)
+
+// Locations and defaults that other packages (and the packaging) rely on.
+const (
+	// DefaultPath is the configuration file read when neither the --config
+	// flag nor HARMONY_AGENT_CONFIG names one.
+	DefaultPath = "/etc/harmony-agent/agent.yaml"
+	// PathEnv names the environment variable that overrides DefaultPath.
+	PathEnv = "HARMONY_AGENT_CONFIG"
+	// DefaultStateDir is where the agent keeps its epoch and other state.
+	DefaultStateDir = "/var/lib/harmony-agent"
+	// DefaultNATSURL is the server the agent connects to when nats.urls is
+	// not set.
+	DefaultNATSURL = "nats://127.0.0.1:4222"
+)
+
+// Config is the agent's whole configuration. Field comments give the key;
+// configs/agent.yaml gives defaults and meanings.
+type Config struct {
+	DeviceID          fleet.DeviceID    // device_id
+	Labels            map[string]string // labels
+	StateDir          string            // state_dir
+	NATS              NATS              // nats
+	Runtime           Runtime           // runtime
+	Reconcile         Reconcile         // reconcile
+	HeartbeatInterval time.Duration     // heartbeat_interval
+	History           History           // history
+	Outbox            Outbox            // outbox
+	Log               Log               // log
+}
+
+// NATS is how the agent reaches its NATS servers. At most one way to
+// authenticate is set: CredsFile, NKeyFile, User with PasswordFile, or
+// TokenFile.
+type NATS struct {
+	URLs         []string // nats.urls
+	CredsFile    string   // nats.creds_file
+	NKeyFile     string   // nats.nkey_file
+	User         string   // nats.user
+	PasswordFile string   // nats.password_file
+	TokenFile    string   // nats.token_file
+	TLS          TLS      // nats.tls
+	Embedded     bool     // nats.embedded
+}
+
+// TLS holds the trusted CA and the optional client certificate.
+type TLS struct {
+	CAFile   string // nats.tls.ca_file
+	CertFile string // nats.tls.cert_file
+	KeyFile  string // nats.tls.key_file
+}
+
+// Runtime configures the workload runtimes.
+type Runtime struct {
+	Podman Podman // runtime.podman
+}
+
+// Podman configures the podman runtime.
+type Podman struct {
+	Socket string // runtime.podman.socket
+}
+
+// Reconcile tunes the reconcile loop.
+type Reconcile struct {
+	ResyncInterval time.Duration // reconcile.resync_interval
+	Workers        int           // reconcile.workers
+	StopTimeout    time.Duration // reconcile.stop_timeout: bound on a graceful agent stop
+	BackoffInitial time.Duration // reconcile.backoff_initial
+	BackoffMax     time.Duration // reconcile.backoff_max
+}
+
+// History sizes the ring of recent transitions.
+type History struct {
+	Capacity int // history.capacity, in transitions
+}
+
+// Outbox sizes the queue of events kept while NATS is unreachable.
+type Outbox struct {
+	Capacity int // outbox.capacity, in events
+}
+
+// Log configures the agent's logger.
+type Log struct {
+	Level  string // log.level: debug, info, warn or error
+	Format string // log.format: json or console
+}
+
+// Default returns the configuration used for every key that neither the file
+// nor the environment sets. DeviceID has no default: Default().Validate()
+// fails until one is set.
+func Default() Config {
+	return Config{
+		StateDir: DefaultStateDir,
+		NATS:     NATS{URLs: []string{DefaultNATSURL}},
+		Runtime:  Runtime{Podman: Podman{Socket: DefaultPodmanSocket()}},
+		Reconcile: Reconcile{
+			ResyncInterval: 30 * time.Second,
+			Workers:        4,
+			StopTimeout:    10 * time.Second,
+			BackoffInitial: time.Second,
+			BackoffMax:     5 * time.Minute,
+		},
+		HeartbeatInterval: 30 * time.Second,
+		History:           History{Capacity: 256},
+		Outbox:            Outbox{Capacity: 10000},
+		Log:               Log{Level: "info", Format: "json"},
+	}
+}
+
+// ResolvePath returns the configuration file to load: flag when it is set,
+// else $HARMONY_AGENT_CONFIG when it is set, else DefaultPath.
+func ResolvePath(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := os.Getenv(PathEnv); p != "" {
+		return p
+	}
+	return DefaultPath
+}
+
+// DefaultPodmanSocket returns podman's API socket for the current user: the
+// system socket for root, else the one under $XDG_RUNTIME_DIR (or
+// /run/user/<uid> when that is unset), as podman itself does.
+func DefaultPodmanSocket() string {
+	return podmanSocket(os.Geteuid(), os.Getenv("XDG_RUNTIME_DIR"))
+}
+
+func podmanSocket(euid int, runtimeDir string) string {
+	if euid == 0 {
+		return "/run/podman/podman.sock"
+	}
+	if runtimeDir == "" {
+		runtimeDir = "/run/user/" + strconv.Itoa(euid)
+	}
+	return filepath.Join(runtimeDir, "podman", "podman.sock")
+}
