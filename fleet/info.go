@@ -70,6 +70,9 @@ func (i DeviceInfo) Validate() error {
 		return fmt.Errorf("revision: epoch %d is after agent_epoch %d", i.Revision.AgentEpoch, i.AgentEpoch)
 	}
 	for name, d := range i.Deployments {
+		if err := name.Validate(); err != nil {
+			return fmt.Errorf("deployments: %w", err)
+		}
 		field := fmt.Sprintf("deployments.%s", name)
 		if !d.Phase.Valid() {
 			return fmt.Errorf("%s.phase: unknown phase %q", field, d.Phase)

@@ -99,6 +99,11 @@ func DecodeSpec(data []byte) (DeploymentSpec, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return DeploymentSpec{}, fmt.Errorf("%w: not JSON: data after the object", ErrInvalidSpec)
 	}
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		// Decode leaves s untouched for null; say what is wrong rather than
+		// "runtime: required".
+		return DeploymentSpec{}, fmt.Errorf("%w: value: want a JSON object, got JSON null", ErrInvalidSpec)
+	}
 	s = s.WithDefaults()
 	if err := s.Validate(); err != nil {
 		return DeploymentSpec{}, err
@@ -113,6 +118,9 @@ func describeJSONError(err error) string {
 	switch {
 	case errors.As(err, &syntax):
 		return fmt.Sprintf("not JSON: %v (at byte %d)", syntax, syntax.Offset)
+	case errors.As(err, &typ) && typ.Field == "":
+		// The value itself is not an object: an array, a string, a number.
+		return fmt.Sprintf("value: want a JSON object, got JSON %s", typ.Value)
 	case errors.As(err, &typ):
 		return fmt.Sprintf("%s: want %s, got JSON %s", typ.Field, typ.Type, typ.Value)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
