@@ -1,0 +1,70 @@
+//go:build embednats
+
+package natstest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/harmony-edge/harmony-agent/internal/natsserver"
+)
+
+// Start starts a silent server with JetStream on a random port of
+// 127.0.0.1, storing under t.TempDir(), and registers its Shutdown with
+// t.Cleanup. It fails the test when the server does not start.
+func Start(t testing.TB) *natsserver.Server {
+	t.Helper()
+	return StartWith(t, natsserver.Options{})
+}
+
+// StartWith is Start with o; an empty o.StoreDir becomes t.TempDir().
+func StartWith(t testing.TB, o natsserver.Options) *natsserver.Server {
+	t.Helper()
+	if o.StoreDir == "" {
+		o.StoreDir = t.TempDir()
+	}
+	s, err := natsserver.Start(o)
+	if err != nil {
+		t.Fatalf("natsserver.Start: %v", err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// StartConfig starts a silent server from nats-server configuration text
+// (authorization, accounts, permissions: what natsserver.Options does not
+// offer), adding a random port on 127.0.0.1 and JetStream stored under
+// t.TempDir(). It returns the client URL and registers the shutdown with
+// t.Cleanup. The server is not restartable; use Start for reconnect tests.
+func StartConfig(t testing.TB, conf string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "nats.conf")
+	text := fmt.Sprintf("listen: \"127.0.0.1:-1\"\njetstream { store_dir: %q }\n%s\n", filepath.Join(dir, "js"), conf)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("natstest: config: %v\n%s", err, text)
+	}
+	opts.NoLog, opts.NoSigs = true, true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("natstest: start: %v", err)
+	}
+	s.Start()
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("natstest: server not ready after 10s")
+	}
+	return s.ClientURL()
+}

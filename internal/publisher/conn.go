@@ -1,0 +1,252 @@
+package publisher
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+)
+
+// Connection defaults.
+const (
+	// DefaultReconnectWait is the pause between reconnect attempts to one
+	// server; a random jitter of up to half of it (all of it with TLS) is
+	// added so a fleet does not reconnect in lockstep after a server restart.
+	DefaultReconnectWait = 2 * time.Second
+	// connectTimeout bounds one dial and handshake; edge links are slow.
+	connectTimeout = 5 * time.Second
+	// pingInterval and maxPingsOut detect a dead link within about a minute
+	// (the nats.go default is several minutes).
+	pingInterval = 20 * time.Second
+	maxPingsOut  = 3
+)
+
+var (
+	// ErrNoServers is returned by Connect when ConnOptions.URLs is empty.
+	ErrNoServers = errors.New("publisher: no NATS server URL")
+	// ErrAuthConflict is returned by Connect when ConnOptions names more
+	// than one way to authenticate, or half of one.
+	ErrAuthConflict = errors.New("publisher: conflicting NATS credentials")
+)
+
+// ConnOptions says how to reach NATS. The agent and harmony-fleet fill it
+// from their configuration. File fields are paths; secrets are read from
+// files, never taken on the command line.
+type ConnOptions struct {
+	// URLs lists the servers of the cluster, e.g. nats://10.0.0.1:4222;
+	// the client picks among them and follows the cluster's gossip.
+	URLs []string
+	// Name identifies the connection on the server (monitoring, logs).
+	Name string
+
+	// At most one way to authenticate: CredsFile (a JWT + nkey .creds file),
+	// NKeyFile (an nkey seed file), User with PasswordFile, or TokenFile.
+	CredsFile    string
+	NKeyFile     string
+	User         string
+	PasswordFile string
+	TokenFile    string
+
+	// TLSCAFile is a PEM bundle of the CAs that sign the servers'
+	// certificates; setting it turns TLS on. TLSCertFile and TLSKeyFile are
+	// an optional client certificate (both or neither).
+	TLSCAFile   string
+	TLSCertFile string
+	TLSKeyFile  string
+
+	// ReconnectWait is the pause between reconnect attempts; 0 means
+	// DefaultReconnectWait.
+	ReconnectWait time.Duration
+
+	// OnReconnect is called each time the connection comes up after Connect
+	// returned without it: after every reconnect, and when a device that
+	// booted offline connects for the first time. OnDisconnect is called
+	// when the connection is lost. Both are optional, run on nats.go's
+	// callback goroutine and must not block.
+	OnReconnect  func()
+	OnDisconnect func()
+}
+
+// Connect returns a connection to the servers of o, logging its state
+// changes to log (Named "nats"; nil logs nothing). It does not wait for a
+// server: a device that boots offline gets a connection that connects
+// later, and every connection reconnects forever. An error means the
+// options are wrong (no URL, conflicting or unreadable credentials, bad
+// TLS files); it names the file it could not use.
+func Connect(o ConnOptions, log *zap.Logger) (*nats.Conn, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("nats")
+	if len(o.URLs) == 0 {
+		return nil, fmt.Errorf("connect: %w", ErrNoServers)
+	}
+	servers := strings.Join(o.URLs, ",")
+	opts, err := o.natsOptions()
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", servers, err)
+	}
+
+	// late reports whether the connection was down when Connect returned,
+	// so the first ConnectedCB is a late first connection (OnReconnect) and
+	// not the immediate one the caller already sees. Connect holds lateMu
+	// until late is decided; the callbacks run on nats.go's goroutine.
+	var (
+		lateMu sync.Mutex
+		late   bool
+	)
+	onUp := func(nc *nats.Conn, what string) {
+		log.Info(what, zap.String("server", nc.ConnectedUrlRedacted()))
+		if o.OnReconnect != nil {
+			o.OnReconnect()
+		}
+	}
+	wait := o.ReconnectWait
+	if wait <= 0 {
+		wait = DefaultReconnectWait
+	}
+	opts = append(opts,
+		nats.Name(o.Name),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(wait),
+		nats.ReconnectJitter(wait/2, wait),
+		nats.Timeout(connectTimeout),
+		nats.PingInterval(pingInterval),
+		nats.MaxPingsOutstanding(maxPingsOut),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			lateMu.Lock()
+			wasLate := late
+			late = false
+			lateMu.Unlock()
+			if wasLate {
+				onUp(nc, "connected")
+			} else {
+				log.Info("connected", zap.String("server", nc.ConnectedUrlRedacted()))
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { onUp(nc, "reconnected") }),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("disconnected", zap.Error(err))
+			} else {
+				log.Info("disconnected")
+			}
+			if o.OnDisconnect != nil {
+				o.OnDisconnect()
+			}
+		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Debug("reconnect attempt failed", zap.Error(err))
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { log.Info("connection closed") }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			fields := []zap.Field{zap.Error(err)}
+			if sub != nil {
+				fields = append(fields, zap.String("subject", sub.Subject))
+			}
+			log.Warn("nats error", fields...)
+		}),
+	)
+
+	lateMu.Lock()
+	nc, err := nats.Connect(servers, opts...)
+	if err != nil {
+		lateMu.Unlock()
+		return nil, fmt.Errorf("connect %s: %w", servers, err)
+	}
+	late = !nc.IsConnected()
+	wasDown := late
+	lateMu.Unlock()
+	if wasDown {
+		log.Warn("no NATS server reachable yet; connecting in the background", zap.String("servers", servers))
+	}
+	return nc, nil
+}
+
+// natsOptions turns the credential and TLS fields into nats options,
+// reading each secret file now so a wrong path fails here, by name, and
+// not in a background reconnect loop.
+func (o ConnOptions) natsOptions() ([]nats.Option, error) {
+	kinds := 0
+	for _, set := range []bool{o.CredsFile != "", o.NKeyFile != "", o.User != "" || o.PasswordFile != "", o.TokenFile != ""} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds > 1 {
+		return nil, fmt.Errorf("%w: set one of creds file, nkey file, user and password file, token file", ErrAuthConflict)
+	}
+	var opts []nats.Option
+	switch {
+	case o.CredsFile != "":
+		// nats.go re-reads the file on every connect (rotation); read it
+		// once now to fail early.
+		if _, err := readSecret("creds file", o.CredsFile); err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.UserCredentials(o.CredsFile))
+	case o.NKeyFile != "":
+		if _, err := readSecret("nkey seed file", o.NKeyFile); err != nil {
+			return nil, err
+		}
+		opt, err := nats.NkeyOptionFromSeed(o.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("nkey seed file %s: %w", o.NKeyFile, err)
+		}
+		opts = append(opts, opt)
+	case o.User != "" || o.PasswordFile != "":
+		if o.User == "" || o.PasswordFile == "" {
+			return nil, fmt.Errorf("%w: user and password file go together", ErrAuthConflict)
+		}
+		pw, err := readSecret("password file", o.PasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.UserInfo(o.User, pw))
+	case o.TokenFile != "":
+		tok, err := readSecret("token file", o.TokenFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.Token(tok))
+	}
+
+	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
+		return nil, errors.New("tls: client certificate and key files go together")
+	}
+	if o.TLSCAFile != "" {
+		if _, err := readSecret("tls ca file", o.TLSCAFile); err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.RootCAs(o.TLSCAFile))
+	}
+	if o.TLSCertFile != "" {
+		for _, f := range [][2]string{{"tls cert file", o.TLSCertFile}, {"tls key file", o.TLSKeyFile}} {
+			if _, err := readSecret(f[0], f[1]); err != nil {
+				return nil, err
+			}
+		}
+		opts = append(opts, nats.ClientCert(o.TLSCertFile, o.TLSKeyFile))
+	}
+	return opts, nil
+}
+
+// readSecret reads a secret file, trimming the trailing newline editors
+// add. An empty file is an error: an empty password or token is a mistake.
+func readSecret(kind, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", kind, err)
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if strings.TrimSpace(s) == "" {
+		return "", fmt.Errorf("%s %s: empty", kind, path)
+	}
+	return s, nil
+}
