@@ -66,7 +66,9 @@ type Runtime struct {
 
 // Podman configures the podman runtime.
 type Podman struct {
-	Socket string // runtime.podman.socket
+	Socket  string // runtime.podman.socket
+	Network string // runtime.podman.network: "" (podman's default), bridge, none, host or a network name
+	Init    bool   // runtime.podman.init: run an init process (catatonit) as PID 1 in each container
 }
 
 // Reconcile tunes the reconcile loop.
@@ -101,7 +103,7 @@ func Default() Config {
 	return Config{
 		StateDir: DefaultStateDir,
 		NATS:     NATS{URLs: []string{DefaultNATSURL}},
-		Runtime:  Runtime{Podman: Podman{Socket: DefaultPodmanSocket()}},
+		Runtime:  Runtime{Podman: Podman{Socket: DefaultPodmanSocket(), Init: true}},
 		Reconcile: Reconcile{
 			ResyncInterval: 30 * time.Second,
 			Workers:        4,

@@ -86,7 +86,7 @@ func TestDefault(t *testing.T) {
 		{"Labels", got.Labels, map[string]string(nil)},
 		{"StateDir", got.StateDir, "/var/lib/harmony-agent"},
 		{"NATS", got.NATS, NATS{URLs: []string{"nats://127.0.0.1:4222"}}},
-		{"Runtime", got.Runtime, Runtime{Podman: Podman{Socket: DefaultPodmanSocket()}}},
+		{"Runtime", got.Runtime, Runtime{Podman: Podman{Socket: DefaultPodmanSocket(), Init: true}}},
 		{"Reconcile", got.Reconcile, Reconcile{
 			ResyncInterval: 30 * time.Second, Workers: 4, StopTimeout: 10 * time.Second,
 			BackoffInitial: time.Second, BackoffMax: 5 * time.Minute,

@@ -53,6 +53,8 @@ var fields = []field{
 	{"nats.tls.key_file", func(c *Config) any { return &c.NATS.TLS.KeyFile }},
 	{"nats.embedded", func(c *Config) any { return &c.NATS.Embedded }},
 	{"runtime.podman.socket", func(c *Config) any { return &c.Runtime.Podman.Socket }},
+	{"runtime.podman.network", func(c *Config) any { return &c.Runtime.Podman.Network }},
+	{"runtime.podman.init", func(c *Config) any { return &c.Runtime.Podman.Init }},
 	{"reconcile.resync_interval", func(c *Config) any { return &c.Reconcile.ResyncInterval }},
 	{"reconcile.workers", func(c *Config) any { return &c.Reconcile.Workers }},
 	{"reconcile.stop_timeout", func(c *Config) any { return &c.Reconcile.StopTimeout }},

@@ -103,7 +103,7 @@ func TestLoad(t *testing.T) {
 						},
 						Embedded: true,
 					},
-					Runtime: Runtime{Podman: Podman{Socket: "/run/user/1000/podman/podman.sock"}},
+					Runtime: Runtime{Podman: Podman{Socket: "/run/user/1000/podman/podman.sock", Init: true}},
 					Reconcile: Reconcile{
 						ResyncInterval: time.Minute,
 						Workers:        16,
