@@ -50,6 +50,7 @@ func newLogger(c config.Log, w io.Writer) (*zap.Logger, error) {
 	}
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	enc.EncodeDuration = zapcore.StringDurationEncoder
 	var encoder zapcore.Encoder
 	if c.Format == "console" {
 		enc.EncodeLevel = zapcore.CapitalLevelEncoder
@@ -260,8 +261,10 @@ func openRuntimes(cfg config.Config, log *zap.Logger) (map[fleet.RuntimeKind]run
 	rts := map[fleet.RuntimeKind]runtime.Runtime{fleet.RuntimeProcess: proc}
 	if cfg.Runtime.Podman.Socket != "" {
 		pm, err := podman.New(podman.Config{
-			Socket: cfg.Runtime.Podman.Socket,
-			Logf:   log.Named("podman").Sugar().Infof,
+			Socket:  cfg.Runtime.Podman.Socket,
+			Network: cfg.Runtime.Podman.Network,
+			Init:    cfg.Runtime.Podman.Init,
+			Logf:    log.Named("podman").Sugar().Infof,
 		})
 		if err != nil {
 			log.Warn("podman runtime not reachable yet", zap.Error(err))

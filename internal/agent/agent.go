@@ -149,7 +149,7 @@ func New(cfg Config) (*Agent, error) {
 	host, _ := os.Hostname()
 	return &Agent{
 		cfg:       cfg,
-		log:       cfg.Log.Named("agent").With(zap.String("device", string(cfg.Device)), zap.Uint64("epoch", uint64(cfg.Epoch))),
+		log:       cfg.Log.Named("agent"),
 		hostname:  host,
 		startedAt: time.Now().UTC(),
 		q:         newQueue(),
@@ -390,19 +390,31 @@ func (a *Agent) resync(ctx context.Context) {
 }
 
 // watchRuntime feeds the runtime's change events into the queue until ctx
-// is done, re-opening the feed after a pause when it breaks.
+// is done, re-opening the feed with a growing pause when it breaks (a
+// podman that is down is reported once, not every second).
 func (a *Agent) watchRuntime(ctx context.Context, kind fleet.RuntimeKind, rt runtime.Runtime) {
+	pause := a.cfg.BackoffInitial
 	for {
+		start := time.Now()
 		err := rt.Watch(ctx, a.cfg.Device, a.q.add)
 		if ctx.Err() != nil {
 			return
 		}
-		a.log.Warn("runtime event feed broke; re-opening", zap.String("runtime", string(kind)), zap.Error(err))
+		if time.Since(start) > a.cfg.ResyncInterval {
+			pause = a.cfg.BackoffInitial // it worked for a while
+		}
+		level := zap.DebugLevel
+		if pause == a.cfg.BackoffInitial {
+			level = zap.WarnLevel
+		}
+		a.log.Log(level, "runtime event feed broke; re-opening", zap.String("runtime", string(kind)),
+			zap.Duration("in", pause), zap.Error(err))
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(a.cfg.BackoffInitial):
+		case <-time.After(pause):
 		}
+		pause = min(2*pause, a.cfg.BackoffMax)
 	}
 }
 

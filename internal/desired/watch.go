@@ -84,7 +84,7 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Update) error {
 			delay = retryInitial
 			continue // restart requested, or the watch ended: recreate at once
 		}
-		w.log.Warn("watch desired state; retrying", zap.String("device", string(w.device)),
+		w.log.Warn("watch desired state; retrying", 
 			zap.Duration("in", delay), zap.Error(err))
 		t := time.NewTimer(delay)
 		select {
@@ -123,7 +123,7 @@ func (w *Watcher) watchOnce(ctx context.Context, out chan<- Update) error {
 		return fmt.Errorf("watch %s %s: %w", fleet.DesiredStateBucket, fleet.DesiredFilter(w.device), err)
 	}
 	defer kw.Stop()
-	w.log.Info("watching desired state", zap.String("device", string(w.device)))
+	w.log.Info("watching desired state", zap.String("filter", fleet.DesiredFilter(w.device)))
 
 	full := Update{Full: true}
 	initial := true
@@ -132,7 +132,7 @@ func (w *Watcher) watchOnce(ctx context.Context, out chan<- Update) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-w.restart:
-			w.log.Info("recreating desired-state watch", zap.String("device", string(w.device)))
+			w.log.Info("recreating desired-state watch")
 			return nil
 		case e, ok := <-kw.Updates():
 			if !ok {
@@ -172,7 +172,7 @@ func (w *Watcher) entry(e jetstream.KeyValueEntry) (Entry, bool) {
 	if err != nil {
 		if !w.badKeys[e.Key()] {
 			w.badKeys[e.Key()] = true
-			w.log.Warn("skipping desired-state key", zap.String("device", string(w.device)), zap.Error(err))
+			w.log.Warn("skipping desired-state key", zap.Error(err))
 		}
 		return Entry{}, false
 	}

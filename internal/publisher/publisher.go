@@ -155,7 +155,7 @@ func New(js jetstream.JetStream, c Config) *NATS {
 	return &NATS{
 		js:     js,
 		cfg:    c,
-		log:    log.Named("publisher").With(zap.String("device", string(c.Device))),
+		log:    log.Named("publisher"),
 		wake:   make(chan struct{}, 1),
 		outbox: ringbuf.New[entry](c.OutboxCapacity),
 	}

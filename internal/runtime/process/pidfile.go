@@ -1,0 +1,118 @@
+package process
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/harmony-edge/harmony-agent/fleet"
+)
+
+// errCorruptPidFile marks a pid file that cannot be trusted; the runtime
+// logs it, removes it and treats the deployment as missing.
+var errCorruptPidFile = errors.New("process: corrupt pid file")
+
+// pidRecord is the content of <deployment>.json.
+type pidRecord struct {
+	Device     fleet.DeviceID       `json:"device"`
+	Deployment fleet.DeploymentName `json:"deployment"`
+	PID        int                  `json:"pid"`
+	// StartTime is field 22 of /proc/<pid>/stat: clock ticks since boot.
+	StartTime          uint64    `json:"start_time"`
+	SpecHash           string    `json:"spec_hash"`
+	GracePeriodSeconds int       `json:"grace_period_seconds"`
+	StartedAt          time.Time `json:"started_at"`
+	// ExitCode and FinishedAt are set once the exit was observed.
+	ExitCode   *int       `json:"exit_code,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// grace returns the recorded grace period, or the default.
+func (rec pidRecord) grace() time.Duration {
+	s := rec.GracePeriodSeconds
+	if s <= 0 {
+		s = fleet.DefaultGracePeriodSeconds
+	}
+	return time.Duration(s) * time.Second
+}
+
+// withExit returns rec with the exit recorded.
+func (rec pidRecord) withExit(code int, at time.Time) pidRecord {
+	rec.ExitCode = &code
+	rec.FinishedAt = &at
+	return rec
+}
+
+// decodePidRecord parses the pid file of deployment name. Every error wraps
+// errCorruptPidFile.
+func decodePidRecord(name fleet.DeploymentName, data []byte) (pidRecord, error) {
+	var rec pidRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return pidRecord{}, fmt.Errorf("%w: %v", errCorruptPidFile, err)
+	}
+	switch {
+	case rec.Deployment != name:
+		return pidRecord{}, fmt.Errorf("%w: deployment %q in the file of %q", errCorruptPidFile, rec.Deployment, name)
+	case rec.Device.Validate() != nil:
+		return pidRecord{}, fmt.Errorf("%w: %v", errCorruptPidFile, rec.Device.Validate())
+	case rec.PID <= 0:
+		return pidRecord{}, fmt.Errorf("%w: pid %d", errCorruptPidFile, rec.PID)
+	case rec.StartTime == 0:
+		return pidRecord{}, fmt.Errorf("%w: no start_time", errCorruptPidFile)
+	case rec.SpecHash == "":
+		return pidRecord{}, fmt.Errorf("%w: no spec_hash", errCorruptPidFile)
+	}
+	return rec, nil
+}
+
+// writeFileAtomic replaces path with data: a temporary file in the same
+// directory, fsync, rename, fsync of the directory. A crash leaves either
+// the old file or the new one, never a torn one.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writePidRecord writes rec to path atomically.
+func writePidRecord(path string, rec pidRecord) error {
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(data, '\n'))
+}
