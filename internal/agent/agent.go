@@ -437,6 +437,7 @@ type view struct {
 	specErr           error
 	where             fleet.RuntimeKind
 	waiting           bool // in backoff
+	retrying          bool // the last attempt failed
 	handledExit       string
 }
 
@@ -449,7 +450,8 @@ func (a *Agent) view(name fleet.DeploymentName) (view, bool) {
 	}
 	return view{
 		desired: d.desired, haveFull: a.haveFull, spec: d.spec, hash: d.hash, specErr: d.specErr,
-		where: d.where, waiting: time.Now().Before(d.backoffUntil), handledExit: d.handledExit,
+		where: d.where, waiting: time.Now().Before(d.backoffUntil), retrying: d.failures > 0,
+		handledExit: d.handledExit,
 	}, true
 }
 
@@ -506,9 +508,13 @@ func (a *Agent) reconcile(ctx context.Context, name fleet.DeploymentName) {
 }
 
 // start records pending and applies the spec; it reports false after a
-// failure (recorded, retry scheduled).
+// failure (recorded, retry scheduled). A retry after a failure stays
+// failed until it succeeds: a deployment failing for hours must not
+// flap between failed and pending at every attempt.
 func (a *Agent) start(ctx context.Context, name fleet.DeploymentName, rt runtime.Runtime, v view) (runtime.Status, bool) {
-	a.record(name, fleet.PhasePending, "")
+	if !v.retrying {
+		a.record(name, fleet.PhasePending, "")
+	}
 	st, err := rt.Apply(ctx, runtime.Workload{Device: a.cfg.Device, Deployment: name, Spec: v.spec, SpecHash: v.hash})
 	if err != nil {
 		a.fail(ctx, name, err)
