@@ -104,11 +104,75 @@ func DecodeSpec(data []byte) (DeploymentSpec, error) {
 		// "runtime: required".
 		return DeploymentSpec{}, fmt.Errorf("%w: value: want a JSON object, got JSON null", ErrInvalidSpec)
 	}
+	if err := checkExactKeys(data); err != nil {
+		return DeploymentSpec{}, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	}
 	s = s.WithDefaults()
 	if err := s.Validate(); err != nil {
 		return DeploymentSpec{}, err
 	}
 	return s, nil
+}
+
+// specKeys are the exact object keys allowed at each level of a spec;
+// "env" keys are free. encoding/json matches field names without regard to
+// case and keeps the last of duplicate keys, so a strict decoder must check
+// them itself: "IMAGE" or a doubled "image" is a mistake to report.
+var specKeys = map[string][]string{
+	"":        {"runtime", "image", "command", "env", "working_dir", "ports", "volumes", "restart", "grace_period_seconds"},
+	"ports":   {"host_port", "container_port", "protocol"},
+	"volumes": {"host_path", "container_path", "read_only"},
+}
+
+// checkExactKeys walks an already well-formed spec and reports the first
+// key that differs from its field only by case, or appears twice.
+func checkExactKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var walk func(level, path string) error
+	walk = func(level, path string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := make(map[string]bool)
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key := kt.(string)
+				field := strings.TrimPrefix(path+"."+key, ".")
+				if seen[key] {
+					return fmt.Errorf("%s: duplicate field", field)
+				}
+				seen[key] = true
+				if allowed, ok := specKeys[level]; ok && !slices.Contains(allowed, key) {
+					return fmt.Errorf("unknown field %q (field names are lower-case: %s)", field, strings.Join(allowed, ", "))
+				}
+				next := "-" // below a known level, keys are free (env)
+				if level == "" && (key == "ports" || key == "volumes") {
+					next = key
+				}
+				if err := walk(next, field); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token() // '}'
+			return err
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if err := walk(level, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token() // ']'
+			return err
+		}
+		return nil
+	}
+	return walk("", "")
 }
 
 // describeJSONError rewords encoding/json's errors to name the field.

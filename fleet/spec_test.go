@@ -332,3 +332,28 @@ func TestSpecEnumsValid(t *testing.T) {
 		t.Errorf("transition kinds changed: %q %q", fleet.KindApplied, fleet.KindRemoved)
 	}
 }
+
+func TestDecodeSpecExactKeys(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"upper-case field", `{"runtime":"podman","IMAGE":"x"}`, `unknown field "IMAGE"`},
+		{"mixed-case field", `{"Runtime":"podman","image":"x"}`, `unknown field "Runtime"`},
+		{"duplicate field", `{"runtime":"podman","image":"x","image":"y"}`, `image: duplicate field`},
+		{"port field case", `{"runtime":"podman","image":"x","ports":[{"Host_Port":80,"container_port":80}]}`, `unknown field "ports[0].Host_Port"`},
+		{"volume duplicate", `{"runtime":"podman","image":"x","volumes":[{"host_path":"/a","host_path":"/b","container_path":"/c"}]}`, `volumes[0].host_path: duplicate field`},
+		{"env duplicate", `{"runtime":"process","command":["/bin/true"],"env":{"A":"1","A":"2"}}`, `env.A: duplicate field`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := fleet.DecodeSpec([]byte(tt.in))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, fleet.ErrInvalidSpec) {
+				t.Fatalf("DecodeSpec(%s) = %v, want an error containing %q", tt.in, err, tt.want)
+			}
+		})
+	}
+	// env keys of any case stay allowed.
+	if _, err := fleet.DecodeSpec([]byte(`{"runtime":"process","command":["/bin/true"],"env":{"Mode":"x","MODE":"y"}}`)); err != nil {
+		t.Fatalf("DecodeSpec(env keys differing by case) = %v, want nil", err)
+	}
+}
