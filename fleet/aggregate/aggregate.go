@@ -60,8 +60,9 @@ type Failing struct {
 // Aggregator folds StateChangeEvents and DeviceInfo snapshots into the
 // state of every DevicePair and the phase counts of every deployment.
 //
-// The result does not depend on the order of the inputs nor on how many
-// times each arrives; only on which ones arrived. The rules that make it so:
+// Given inputs that agree with each other, as one agent's do, the result
+// does not depend on their order nor on how many times each arrives; only
+// on which ones arrived. The rules that make it so:
 //
 //   - A pair holds the newest thing known about it, by Revision. An event
 //     not newer than the pair's revision is dropped (Apply returns false).

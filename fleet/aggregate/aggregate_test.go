@@ -401,7 +401,7 @@ func checkInvariants(t tb, a *Aggregator) {
 	t.Helper()
 	tallies := make([][numPhases]int, len(a.names))
 	failing := make([]int, len(a.names))
-	pairs := 0
+	pairs, errs := 0, 0
 	for id, d := range a.devices {
 		seen := map[uint32]bool{}
 		for _, en := range d.entries {
@@ -412,8 +412,17 @@ func checkInvariants(t tb, a *Aggregator) {
 			if d.hasSnap && en.phase == phaseNone && en.rev.Compare(d.snap) <= 0 {
 				t.Errorf("device %s keeps a tombstone for %s at %s, at or before its snapshot %s", id, a.names[en.dep], en.rev, d.snap)
 			}
+			if msg, ok := a.errs[pairKey{d, en.dep}]; ok != en.hasErr || ok && msg == "" {
+				t.Errorf("device %s, %s: errs holds %q, %v; hasErr is %v", id, a.names[en.dep], msg, ok, en.hasErr)
+			}
 			if en.phase == phaseNone {
+				if en.hasErr {
+					t.Errorf("device %s keeps an error for removed %s", id, a.names[en.dep])
+				}
 				continue
+			}
+			if en.hasErr {
+				errs++
 			}
 			pairs++
 			tallies[en.dep][en.phase-1]++
@@ -424,6 +433,9 @@ func checkInvariants(t tb, a *Aggregator) {
 				}
 			}
 		}
+	}
+	if errs != len(a.errs) {
+		t.Errorf("len(errs) = %d, entries have %d errors", len(a.errs), errs)
 	}
 	if pairs != a.pairs {
 		t.Errorf("pairs = %d, entries hold %d", a.pairs, pairs)

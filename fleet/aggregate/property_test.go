@@ -262,3 +262,37 @@ func TestPropertyWithoutLossEqualsTruth(t *testing.T) {
 		})
 	})
 }
+
+func TestPropertyOrderDoesNotMatter(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		h := drawHistory(t)
+		var in []delivery
+		in = copies(t, in, h.events, 0, 2, eventDelivery, "event copies")
+		in = copies(t, in, h.snapshots, 0, 2, snapDelivery, "snapshot copies")
+		var states [2]map[DevicePair]PairState
+		var counts [2]map[fleet.DeploymentName]Counts
+		for i := range states {
+			a := New()
+			for _, d := range rapid.Permutation(in).Draw(t, "order") {
+				d.apply(a)
+			}
+			states[i], counts[i] = map[DevicePair]PairState{}, map[fleet.DeploymentName]Counts{}
+			for _, m := range h.agents {
+				for _, name := range h.names {
+					if st, ok := a.Pair(DevicePair{DeviceID: m.id, Deployment: name}); ok {
+						states[i][DevicePair{DeviceID: m.id, Deployment: name}] = st
+					}
+				}
+			}
+			for _, name := range h.names {
+				counts[i][name] = a.Counts(name)
+			}
+		}
+		if !maps.Equal(states[0], states[1]) {
+			t.Fatalf("pairs differ between two orders of the same deliveries:\n%v\n%v", states[0], states[1])
+		}
+		if !maps.Equal(counts[0], counts[1]) {
+			t.Fatalf("counts differ between two orders of the same deliveries:\n%v\n%v", counts[0], counts[1])
+		}
+	})
+}

@@ -21,7 +21,7 @@ import (
 // the standard library alone.
 var pureDeps = map[string][]string{
 	"fleet":               nil,
-	"fleet/aggregate":     {"fleet", "internal/ringbuf"},
+	"fleet/aggregate":     {"fleet"},
 	"internal/ringbuf":    nil,
 	"internal/reconciler": {"fleet", "internal/ringbuf"},
 }
