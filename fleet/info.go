@@ -6,6 +6,11 @@ import (
 	"time"
 )
 
+// DefaultHeartbeatInterval is how often an agent rewrites its DeviceInfo
+// when nothing changes, unless configured otherwise; a central reader may
+// call a device stale after a few of them.
+const DefaultHeartbeatInterval = 30 * time.Second
+
 // DeviceInfo is the snapshot an agent keeps in the device-info bucket under
 // its DeviceID: who it is, and the phase of every deployment as of Revision.
 // A reader holding it knows every event up to Revision is folded in.

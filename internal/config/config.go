@@ -111,7 +111,7 @@ func Default() Config {
 			BackoffInitial: time.Second,
 			BackoffMax:     5 * time.Minute,
 		},
-		HeartbeatInterval: 30 * time.Second,
+		HeartbeatInterval: fleet.DefaultHeartbeatInterval,
 		History:           History{Capacity: 256},
 		Outbox:            Outbox{Capacity: 10000},
 		Log:               Log{Level: "info", Format: "json"},

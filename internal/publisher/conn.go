@@ -3,6 +3,7 @@ package publisher
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -45,12 +46,16 @@ type ConnOptions struct {
 	Name string
 
 	// At most one way to authenticate: CredsFile (a JWT + nkey .creds file),
-	// NKeyFile (an nkey seed file), User with PasswordFile, or TokenFile.
+	// NKeyFile (an nkey seed file), User with PasswordFile or Password, or
+	// TokenFile or Token. The agent reads secrets from files only; the
+	// value fields serve harmony-fleet's --password and --token.
 	CredsFile    string
 	NKeyFile     string
 	User         string
 	PasswordFile string
+	Password     string
 	TokenFile    string
+	Token        string
 
 	// TLSCAFile is a PEM bundle of the CAs that sign the servers'
 	// certificates; setting it turns TLS on. TLSCertFile and TLSKeyFile are
@@ -62,6 +67,10 @@ type ConnOptions struct {
 	// ReconnectWait is the pause between reconnect attempts; 0 means
 	// DefaultReconnectWait.
 	ReconnectWait time.Duration
+	// FailFast makes Connect return the first attempt's error when no
+	// server answers, instead of connecting in the background: for a
+	// command-line tool, not for a device that may boot offline.
+	FailFast bool
 
 	// OnReconnect is called each time the connection comes up after Connect
 	// returned without it: after every reconnect, and when a device that
@@ -86,7 +95,7 @@ func Connect(o ConnOptions, log *zap.Logger) (*nats.Conn, error) {
 	if len(o.URLs) == 0 {
 		return nil, fmt.Errorf("connect: %w", ErrNoServers)
 	}
-	servers := strings.Join(o.URLs, ",")
+	servers := RedactURLs(o.URLs) // for messages: no password in a log
 	opts, err := o.natsOptions()
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", servers, err)
@@ -112,7 +121,7 @@ func Connect(o ConnOptions, log *zap.Logger) (*nats.Conn, error) {
 	}
 	opts = append(opts,
 		nats.Name(o.Name),
-		nats.RetryOnFailedConnect(true),
+		nats.RetryOnFailedConnect(!o.FailFast),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(wait),
 		nats.ReconnectJitter(wait/2, wait),
@@ -155,7 +164,7 @@ func Connect(o ConnOptions, log *zap.Logger) (*nats.Conn, error) {
 	)
 
 	lateMu.Lock()
-	nc, err := nats.Connect(servers, opts...)
+	nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
 	if err != nil {
 		lateMu.Unlock()
 		return nil, fmt.Errorf("connect %s: %w", servers, err)
@@ -174,13 +183,13 @@ func Connect(o ConnOptions, log *zap.Logger) (*nats.Conn, error) {
 // not in a background reconnect loop.
 func (o ConnOptions) natsOptions() ([]nats.Option, error) {
 	kinds := 0
-	for _, set := range []bool{o.CredsFile != "", o.NKeyFile != "", o.User != "" || o.PasswordFile != "", o.TokenFile != ""} {
+	for _, set := range []bool{o.CredsFile != "", o.NKeyFile != "", o.User != "" || o.PasswordFile != "" || o.Password != "", o.TokenFile != "" || o.Token != ""} {
 		if set {
 			kinds++
 		}
 	}
-	if kinds > 1 {
-		return nil, fmt.Errorf("%w: set one of creds file, nkey file, user and password file, token file", ErrAuthConflict)
+	if kinds > 1 || o.PasswordFile != "" && o.Password != "" || o.TokenFile != "" && o.Token != "" {
+		return nil, fmt.Errorf("%w: set one of creds file, nkey file, user and password, token", ErrAuthConflict)
 	}
 	var opts []nats.Option
 	switch {
@@ -200,19 +209,25 @@ func (o ConnOptions) natsOptions() ([]nats.Option, error) {
 			return nil, fmt.Errorf("nkey seed file %s: %w", o.NKeyFile, err)
 		}
 		opts = append(opts, opt)
-	case o.User != "" || o.PasswordFile != "":
-		if o.User == "" || o.PasswordFile == "" {
-			return nil, fmt.Errorf("%w: user and password file go together", ErrAuthConflict)
+	case o.User != "" || o.PasswordFile != "" || o.Password != "":
+		if o.User == "" || o.PasswordFile == "" && o.Password == "" {
+			return nil, fmt.Errorf("%w: user and password go together", ErrAuthConflict)
 		}
-		pw, err := readSecret("password file", o.PasswordFile)
-		if err != nil {
-			return nil, err
+		pw := o.Password
+		if o.PasswordFile != "" {
+			var err error
+			if pw, err = readSecret("password file", o.PasswordFile); err != nil {
+				return nil, err
+			}
 		}
 		opts = append(opts, nats.UserInfo(o.User, pw))
-	case o.TokenFile != "":
-		tok, err := readSecret("token file", o.TokenFile)
-		if err != nil {
-			return nil, err
+	case o.TokenFile != "" || o.Token != "":
+		tok := o.Token
+		if o.TokenFile != "" {
+			var err error
+			if tok, err = readSecret("token file", o.TokenFile); err != nil {
+				return nil, err
+			}
 		}
 		opts = append(opts, nats.Token(tok))
 	}
@@ -249,4 +264,16 @@ func readSecret(kind, path string) (string, error) {
 		return "", fmt.Errorf("%s %s: empty", kind, path)
 	}
 	return s, nil
+}
+
+// RedactURLs joins urls for messages, with any password in them masked.
+func RedactURLs(urls []string) string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = u
+		if p, err := url.Parse(u); err == nil && p.User != nil {
+			out[i] = p.Redacted()
+		}
+	}
+	return strings.Join(out, ",")
 }

@@ -28,7 +28,7 @@ func TestConnectBadOptions(t *testing.T) {
 		{"tls ca file", publisher.ConnOptions{TLSCAFile: missing + ".pem"}, "tls ca file: open " + missing + ".pem", nil},
 		{"tls key alone", publisher.ConnOptions{TLSKeyFile: missing}, "client certificate and key files go together", nil},
 		{"two auth kinds", publisher.ConnOptions{TokenFile: empty, CredsFile: missing}, "conflicting", publisher.ErrAuthConflict},
-		{"user without password", publisher.ConnOptions{User: "u"}, "user and password file go together", publisher.ErrAuthConflict},
+		{"user without password", publisher.ConnOptions{User: "u"}, "user and password go together", publisher.ErrAuthConflict},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

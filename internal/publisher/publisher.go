@@ -25,7 +25,7 @@ const (
 	// MB at most).
 	DefaultOutboxCapacity = 4096
 	// DefaultHeartbeatInterval is the DeviceInfo rewrite period.
-	DefaultHeartbeatInterval = 30 * time.Second
+	DefaultHeartbeatInterval = fleet.DefaultHeartbeatInterval
 	// DefaultInfoDebounce is the least time between two DeviceInfo puts.
 	DefaultInfoDebounce = time.Second
 	// DefaultPublishTimeout bounds the wait for one JetStream ack.

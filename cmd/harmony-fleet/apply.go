@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/harmony-edge/harmony-agent/fleet"
+)
+
+const applyHelp = `Usage: harmony-fleet apply NAME -f FILE (--device ID ... | --selector k=v,...) [flags]
+
+Writes the desired state of deployment NAME for each device: the spec in
+FILE goes to bucket desired-state under the key <device>.NAME, where the
+device's agent picks it up. With --selector, the devices are those whose
+device-info snapshot has every label given.
+
+FILE is YAML (.yaml, .yml) or JSON (.json, or any file starting with '{').
+It is checked first by the agents' own rules: an unknown field, a missing
+image or command, a port out of range... is reported with its field, exit 2,
+and nothing is written. What is stored is the spec's canonical JSON, its
+defaults filled in; SPEC shows the start of the hash the agents compute
+over it. A key that already holds the same spec is left unchanged.
+
+A spec, in YAML:
+  runtime: podman                # or process (then command, no image)
+  image: docker.io/library/nginx:1.27
+  ports:
+    - {host_port: 8080, container_port: 80}
+  volumes:
+    - {host_path: /srv/web, container_path: /usr/share/nginx/html, read_only: true}
+  env: {MODE: edge}
+  restart: always                # on-failure, never
+
+Examples:
+  harmony-fleet apply web -f web.yaml --device pi-017
+  harmony-fleet apply web -f web.yaml --device pi-017,pi-018
+  harmony-fleet apply web -f web.json --selector site=lyon,tier=edge -o json
+`
+
+const deleteHelp = `Usage: harmony-fleet delete NAME (--device ID ... | --selector k=v,...) [flags]
+
+Deletes the desired state of deployment NAME on each device: the key
+<device>.NAME of bucket desired-state. The device's agent then removes the
+workload. With --selector, the devices are those whose device-info snapshot
+has every label given. A key that does not exist is reported as absent.
+
+Examples:
+  harmony-fleet delete web --device pi-017
+  harmony-fleet delete web --selector site=lyon
+  harmony-fleet delete web --device pi-017,pi-018 -o json
+`
+
+// keyResult is what apply or delete did to one key.
+type keyResult struct {
+	Device fleet.DeviceID `json:"device_id"`
+	Key    string         `json:"key"`
+	// Action is created, updated or unchanged (apply), deleted or absent
+	// (delete), or failed.
+	Action string `json:"action"`
+	// Revision is the key's revision after apply.
+	Revision uint64 `json:"revision,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// keysJSON is the -o json output of apply and delete.
+type keysJSON struct {
+	Deployment fleet.DeploymentName `json:"deployment"`
+	SpecHash   string               `json:"spec_hash,omitempty"`
+	Keys       []keyResult          `json:"keys"`
+}
+
+func cmdApply(ctx context.Context, out ioStreams, args []string) error {
+	fs := newFlagSet("apply")
+	file := fs.StringP("filename", "f", "", "spec file, YAML or JSON")
+	targets := addTargetFlags(fs)
+	output := addOutputFlag(fs)
+	conn := addConnFlags(fs)
+	rest, err := parse(fs, applyHelp, args, out.stdout, 1, 1)
+	if err != nil {
+		return err
+	}
+	name, err := fleet.ParseDeploymentName(rest[0])
+	if err != nil {
+		return usagef("apply: %v", err)
+	}
+	cmd := "apply " + string(name)
+	if err := conn.resolve(fs); err != nil {
+		return err
+	}
+	if err := checkOutput(cmd, *output); err != nil {
+		return err
+	}
+	t, err := targets.check(cmd)
+	if err != nil {
+		return err
+	}
+	if *file == "" {
+		return usagef("%s: say which spec: -f FILE", cmd)
+	}
+	spec, value, err := loadSpec(*file)
+	if err != nil {
+		return usagef("%s: %w", cmd, err)
+	}
+	hash := fleet.SpecHash(spec)
+
+	nc, js, err := conn.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	defer nc.Close()
+	kv, err := openBucket(ctx, js, fleet.DesiredStateBucket)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	devices, err := resolveTargets(ctx, js, t, targets.selector, conn.timeout, true, out.stderr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+
+	results := make([]keyResult, 0, len(devices))
+	for _, d := range devices {
+		results = append(results, applyKey(ctx, kv, d, name, value))
+	}
+	if err := printKeys(out.stdout, *output, keysJSON{Deployment: name, SpecHash: hash, Keys: results}); err != nil {
+		return err
+	}
+	return failures(cmd, results)
+}
+
+// applyKey writes value under device's key of deployment name unless the
+// key holds it already.
+func applyKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID, name fleet.DeploymentName, value []byte) keyResult {
+	r := keyResult{Device: device, Key: fleet.DesiredKey(device, name)}
+	cur, err := kv.Get(ctx, r.Key)
+	switch {
+	case err == nil && bytes.Equal(cur.Value(), value):
+		r.Action, r.Revision = "unchanged", cur.Revision()
+		return r
+	case err == nil:
+		r.Action = "updated"
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		r.Action = "created"
+	default:
+		return failed(r, fmt.Errorf("get %s: %w", r.Key, err))
+	}
+	rev, err := kv.Put(ctx, r.Key, value)
+	if err != nil {
+		return failed(r, fmt.Errorf("put %s: %w", r.Key, err))
+	}
+	r.Revision = rev
+	return r
+}
+
+func cmdDelete(ctx context.Context, out ioStreams, args []string) error {
+	fs := newFlagSet("delete")
+	targets := addTargetFlags(fs)
+	output := addOutputFlag(fs)
+	conn := addConnFlags(fs)
+	rest, err := parse(fs, deleteHelp, args, out.stdout, 1, 1)
+	if err != nil {
+		return err
+	}
+	name, err := fleet.ParseDeploymentName(rest[0])
+	if err != nil {
+		return usagef("delete: %v", err)
+	}
+	cmd := "delete " + string(name)
+	if err := conn.resolve(fs); err != nil {
+		return err
+	}
+	if err := checkOutput(cmd, *output); err != nil {
+		return err
+	}
+	t, err := targets.check(cmd)
+	if err != nil {
+		return err
+	}
+
+	nc, js, err := conn.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	defer nc.Close()
+	kv, err := openBucket(ctx, js, fleet.DesiredStateBucket)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	devices, err := resolveTargets(ctx, js, t, targets.selector, conn.timeout, false, out.stderr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+
+	results := make([]keyResult, 0, len(devices))
+	for _, d := range devices {
+		results = append(results, deleteKey(ctx, kv, d, name))
+	}
+	if err := printKeys(out.stdout, *output, keysJSON{Deployment: name, Keys: results}); err != nil {
+		return err
+	}
+	return failures(cmd, results)
+}
+
+// deleteKey deletes device's key of deployment name when it exists.
+func deleteKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID, name fleet.DeploymentName) keyResult {
+	r := keyResult{Device: device, Key: fleet.DesiredKey(device, name)}
+	switch _, err := kv.Get(ctx, r.Key); {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		r.Action = "absent"
+		return r
+	case err != nil:
+		return failed(r, fmt.Errorf("get %s: %w", r.Key, err))
+	}
+	if err := kv.Delete(ctx, r.Key); err != nil {
+		return failed(r, fmt.Errorf("delete %s: %w", r.Key, err))
+	}
+	r.Action = "deleted"
+	return r
+}
+
+func failed(r keyResult, err error) keyResult {
+	r.Action, r.Error = "failed", err.Error()
+	return r
+}
+
+// failures returns an error naming the keys that failed, or nil.
+func failures(cmd string, results []keyResult) error {
+	var msgs []string
+	for _, r := range results {
+		if r.Error != "" {
+			msgs = append(msgs, r.Error)
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %d of %d keys failed: %s", cmd, len(msgs), len(results), strings.Join(msgs, "; "))
+}
+
+// printKeys prints the results of apply or delete.
+func printKeys(w io.Writer, output string, k keysJSON) error {
+	if output == outputJSON {
+		return writeJSON(w, k)
+	}
+	tw := newTable(w)
+	if k.SpecHash != "" {
+		row(tw, "DEVICE", "KEY", "ACTION", "SPEC", "REVISION")
+	} else {
+		row(tw, "DEVICE", "KEY", "ACTION")
+	}
+	for _, r := range k.Keys {
+		action := r.Action
+		if r.Error != "" {
+			action += ": " + oneLine(r.Error)
+		}
+		if k.SpecHash == "" {
+			row(tw, r.Device, r.Key, action)
+			continue
+		}
+		rev := "-"
+		if r.Revision != 0 {
+			rev = fmt.Sprint(r.Revision)
+		}
+		row(tw, r.Device, r.Key, action, shortHash(k.SpecHash), rev)
+	}
+	return tw.Flush()
+}
+
+// resolveTargets returns the devices t names: its list, or the devices
+// whose device-info snapshot matches its selector (selector is the flag's
+// text, for messages). No device matching is an error. With warnUnknown,
+// a listed device that has no snapshot yet is reported on stderr: its
+// desired state waits for its agent.
+func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selector string, timeout time.Duration, warnUnknown bool, stderr io.Writer) ([]fleet.DeviceID, error) {
+	if t.selector == nil {
+		if warnUnknown {
+			kv, err := openBucket(ctx, js, fleet.DeviceInfoBucket)
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range t.devices {
+				switch _, err := kv.Get(ctx, fleet.DeviceInfoKey(d)); {
+				case errors.Is(err, jetstream.ErrKeyNotFound):
+					fmt.Fprintf(stderr, "harmony-fleet: warning: device %s has not reported yet (no device-info snapshot); its agent picks the state up when it starts\n", d)
+				case err != nil:
+					return nil, fmt.Errorf("get device-info %s: %w", d, err)
+				}
+			}
+		}
+		return t.devices, nil
+	}
+	infos, bad, err := listDeviceInfo(ctx, js, timeout)
+	if err != nil {
+		return nil, err
+	}
+	reportBad(stderr, "device-info snapshots", bad)
+	var out []fleet.DeviceID
+	for _, info := range infos {
+		if matches(info.Labels, t.selector) {
+			out = append(out, info.DeviceID)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no device matches --selector %s (%d devices known)", selector, len(infos))
+	}
+	return out, nil
+}
+
+// reportBad writes, on w, the values of what that did not decode and were
+// skipped: the first few, then how many.
+func reportBad(w io.Writer, what string, bad []error) {
+	const shown = 5
+	for i, err := range bad {
+		if i == shown {
+			fmt.Fprintf(w, "harmony-fleet: warning: %d more %s skipped\n", len(bad)-shown, what)
+			break
+		}
+		fmt.Fprintf(w, "harmony-fleet: warning: skipped: %v\n", err)
+	}
+}

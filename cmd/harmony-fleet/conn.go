@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/pflag"
+
+	"github.com/harmony-edge/harmony-agent/internal/publisher"
+)
+
+const (
+	// defaultServer is where "harmony-agent run --dev" listens.
+	defaultServer = "nats://127.0.0.1:4222"
+	// defaultTimeout bounds each request to NATS, as the nats CLI's
+	// --timeout does.
+	defaultTimeout = 5 * time.Second
+	// connName names the connection on the server.
+	connName = "harmony-fleet"
+)
+
+// connFlags are the connection options, spelled as the nats CLI spells
+// them. Each flag not given is read from its HARMONY_FLEET_* variable.
+type connFlags struct {
+	server   string
+	creds    string
+	nkey     string
+	user     string
+	password string
+	token    string
+	tlsCA    string
+	tlsCert  string
+	tlsKey   string
+	timeout  time.Duration
+}
+
+// connEnv maps each connection flag to its environment variable.
+var connEnv = []struct{ flag, env string }{
+	{"server", "HARMONY_FLEET_SERVER"},
+	{"creds", "HARMONY_FLEET_CREDS"},
+	{"nkey", "HARMONY_FLEET_NKEY"},
+	{"user", "HARMONY_FLEET_USER"},
+	{"password", "HARMONY_FLEET_PASSWORD"},
+	{"token", "HARMONY_FLEET_TOKEN"},
+	{"tlsca", "HARMONY_FLEET_TLSCA"},
+	{"tlscert", "HARMONY_FLEET_TLSCERT"},
+	{"tlskey", "HARMONY_FLEET_TLSKEY"},
+	{"timeout", "HARMONY_FLEET_TIMEOUT"},
+}
+
+// addConnFlags adds the connection flags to fs.
+func addConnFlags(fs *pflag.FlagSet) *connFlags {
+	var c connFlags
+	fs.StringVarP(&c.server, "server", "s", defaultServer, "NATS server URLs, separated by commas ($HARMONY_FLEET_SERVER)")
+	fs.StringVar(&c.creds, "creds", "", "user credentials (JWT + nkey) file ($HARMONY_FLEET_CREDS)")
+	fs.StringVar(&c.nkey, "nkey", "", "nkey seed file ($HARMONY_FLEET_NKEY)")
+	fs.StringVar(&c.user, "user", "", "user name, with --password ($HARMONY_FLEET_USER)")
+	fs.StringVar(&c.password, "password", "", "password ($HARMONY_FLEET_PASSWORD)")
+	fs.StringVar(&c.token, "token", "", "authentication token ($HARMONY_FLEET_TOKEN)")
+	fs.StringVar(&c.tlsCA, "tlsca", "", "CA bundle that signs the servers' certificates; turns TLS on ($HARMONY_FLEET_TLSCA)")
+	fs.StringVar(&c.tlsCert, "tlscert", "", "client certificate file, with --tlskey ($HARMONY_FLEET_TLSCERT)")
+	fs.StringVar(&c.tlsKey, "tlskey", "", "client private key file, with --tlscert ($HARMONY_FLEET_TLSKEY)")
+	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "how long to wait for each answer from NATS ($HARMONY_FLEET_TIMEOUT)")
+	return &c
+}
+
+// resolve fills the flags not given from the environment and checks the
+// combination: one way to authenticate, certificate and key together.
+func (c *connFlags) resolve(fs *pflag.FlagSet) error {
+	cmd := fs.Name()
+	for _, e := range connEnv {
+		v, ok := os.LookupEnv(e.env)
+		if !ok || v == "" || fs.Changed(e.flag) {
+			continue
+		}
+		if err := fs.Set(e.flag, v); err != nil {
+			return usagef("%s: $%s: %v", cmd, e.env, err)
+		}
+	}
+	if len(c.urls()) == 0 {
+		return usagef("%s: --server: no URL", cmd)
+	}
+	if c.timeout <= 0 {
+		return usagef("%s: --timeout %v: must be positive", cmd, c.timeout)
+	}
+	kinds := 0
+	for _, set := range []bool{c.creds != "", c.nkey != "", c.user != "" || c.password != "", c.token != ""} {
+		if set {
+			kinds++
+		}
+	}
+	switch {
+	case kinds > 1:
+		return usagef("%s: give one of --creds, --nkey, --user/--password, --token", cmd)
+	case (c.user == "") != (c.password == ""):
+		return usagef("%s: --user and --password go together", cmd)
+	case (c.tlsCert == "") != (c.tlsKey == ""):
+		return usagef("%s: --tlscert and --tlskey go together", cmd)
+	}
+	return nil
+}
+
+// urls returns the server URLs.
+func (c *connFlags) urls() []string {
+	var out []string
+	for u := range strings.SplitSeq(c.server, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// servers returns the server URLs for messages, passwords redacted.
+func (c *connFlags) servers() string { return publisher.RedactURLs(c.urls()) }
+
+// connect connects to NATS and returns the connection, which the caller
+// closes, and its JetStream with --timeout as the request timeout. Unlike
+// the agent, it does not wait for a server: when none answers, it fails at
+// once and says so.
+func (c *connFlags) connect(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := publisher.Connect(publisher.ConnOptions{
+		URLs:        c.urls(),
+		Name:        connName,
+		CredsFile:   c.creds,
+		NKeyFile:    c.nkey,
+		User:        c.user,
+		Password:    c.password,
+		Token:       c.token,
+		TLSCAFile:   c.tlsCA,
+		TLSCertFile: c.tlsCert,
+		TLSKeyFile:  c.tlsKey,
+		FailFast:    true,
+	}, nil)
+	if err != nil {
+		if errors.Is(err, publisher.ErrAuthConflict) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+			return nil, nil, usagef("%w", err) // a missing or unreadable file
+		}
+		return nil, nil, connectError(c.servers(), err)
+	}
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(c.timeout))
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
+// connectError explains why no connection could be made to servers;
+// cause is nil when nats.go did not say.
+func connectError(servers string, cause error) error {
+	var op *net.OpError
+	var nerr net.Error
+	switch {
+	case cause == nil, errors.Is(cause, nats.ErrNoServers):
+		return fmt.Errorf("no NATS server at %s: is the agent running with --dev, or set -s", servers)
+	case errors.As(cause, &op) && op.Op == "dial", errors.As(cause, &nerr) && nerr.Timeout():
+		return fmt.Errorf("no NATS server at %s: is the agent running with --dev, or set -s (%v)", servers, cause)
+	}
+	return cause // publisher.Connect's error names the servers, redacted
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/harmony-edge/harmony-agent/fleet"
+)
+
+const devicesHelp = `Usage: harmony-fleet devices [flags]
+
+Lists every device that has a snapshot in bucket device-info: its agent's
+version and epoch, its labels, the age of its last heartbeat, and the phase
+of each of its deployments. A heartbeat older than --stale-after (3 agent
+heartbeats of 30s) is marked "(stale)": the agent is down, or offline.
+Snapshots that do not decode are skipped and reported on stderr.
+
+-o json prints {"devices":[...]}: each device's snapshot as the agent wrote
+it, plus heartbeat_age_seconds (-1 when it never sent one) and stale.
+
+Examples:
+  harmony-fleet devices
+  harmony-fleet devices -o json | jq -r '.devices[] | select(.stale) | .device_id'
+  harmony-fleet devices --stale-after 5m
+`
+
+// defaultStaleAfter is three default agent heartbeat intervals (30s): a
+// snapshot that old means the agent missed three heartbeats.
+const defaultStaleAfter = 3 * fleet.DefaultHeartbeatInterval
+
+// devicesJSON is the -o json output of devices.
+type devicesJSON struct {
+	Devices []deviceJSON `json:"devices"`
+}
+
+type deviceJSON struct {
+	fleet.DeviceInfo
+	// HeartbeatAgeSeconds is -1 when the snapshot has no heartbeat time.
+	HeartbeatAgeSeconds int64 `json:"heartbeat_age_seconds"`
+	Stale               bool  `json:"stale"`
+}
+
+func cmdDevices(ctx context.Context, out ioStreams, args []string) error {
+	fs := newFlagSet("devices")
+	staleAfter := fs.Duration("stale-after", defaultStaleAfter, "mark a device stale when its last heartbeat is older")
+	output := addOutputFlag(fs)
+	conn := addConnFlags(fs)
+	if _, err := parse(fs, devicesHelp, args, out.stdout, 0, 0); err != nil {
+		return err
+	}
+	const cmd = "devices"
+	if err := conn.resolve(fs); err != nil {
+		return err
+	}
+	if err := checkOutput(cmd, *output); err != nil {
+		return err
+	}
+	if *staleAfter <= 0 {
+		return usagef("%s: --stale-after %v: must be positive", cmd, *staleAfter)
+	}
+
+	nc, js, err := conn.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	defer nc.Close()
+	infos, bad, err := listDeviceInfo(ctx, js, conn.timeout)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	reportBad(out.stderr, "device-info snapshots", bad)
+
+	now := time.Now()
+	list := devicesJSON{Devices: make([]deviceJSON, 0, len(infos))}
+	for _, info := range infos {
+		d := deviceJSON{DeviceInfo: info, HeartbeatAgeSeconds: -1, Stale: true}
+		if !info.HeartbeatAt.IsZero() {
+			age := now.Sub(info.HeartbeatAt)
+			d.HeartbeatAgeSeconds, d.Stale = int64(max(age, 0)/time.Second), age > *staleAfter
+		}
+		list.Devices = append(list.Devices, d)
+	}
+	return printDevices(out.stdout, *output, list, now)
+}
+
+func printDevices(w io.Writer, output string, list devicesJSON, now time.Time) error {
+	if output == outputJSON {
+		return writeJSON(w, list)
+	}
+	if len(list.Devices) == 0 {
+		_, err := fmt.Fprintln(w, "no devices")
+		return err
+	}
+	tw := newTable(w)
+	row(tw, "DEVICE", "VERSION", "EPOCH", "LABELS", "HEARTBEAT", "DEPLOYMENTS")
+	for _, d := range list.Devices {
+		heartbeat := "never"
+		if d.HeartbeatAgeSeconds >= 0 {
+			heartbeat = formatAge(now.Sub(d.HeartbeatAt))
+		}
+		if d.Stale {
+			heartbeat += " (stale)"
+		}
+		row(tw, d.DeviceID, oneLine(d.AgentVersion), d.AgentEpoch, oneLine(formatLabels(d.Labels)), heartbeat, formatPhases(d.Deployments))
+	}
+	return tw.Flush()
+}
+
+// formatPhases writes deployments as name=phase,... sorted by name; "-"
+// when there are none.
+func formatPhases(deployments map[fleet.DeploymentName]fleet.DeploymentStatus) string {
+	if len(deployments) == 0 {
+		return "-"
+	}
+	names := make([]fleet.DeploymentName, 0, len(deployments))
+	for n := range deployments {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = string(n) + "=" + string(deployments[n].Phase)
+	}
+	return strings.Join(parts, ",")
+}
