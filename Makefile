@@ -11,6 +11,11 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.da
 DEVTAGS  := embednats
 FUZZTIME ?= 10s
 PODMAN_DIR ?= /tmp/harmony-podman
+# WITH_PODMAN prefixes a command that needs podman: it installs podman when
+# missing, starts a private podman service (scripts/podman), exports its
+# socket and test image, and tears the service down afterwards.
+WITH_PODMAN = eval "$$(scripts/podman/env.sh $(PODMAN_DIR))" && \
+  trap 'scripts/podman/teardown.sh $(PODMAN_DIR) >/dev/null 2>&1 || true' EXIT &&
 
 .PHONY: help
 help: ## list the targets
@@ -41,9 +46,11 @@ test-unit: ## go test -race on every package (podman tests need PODMAN env; see 
 
 .PHONY: test
 test: lint ## everything CI runs: lint, podman set-up, unit + integration tests with -race
-	@eval "$$(scripts/podman/env.sh $(PODMAN_DIR))" && \
-	  trap 'scripts/podman/teardown.sh $(PODMAN_DIR) >/dev/null 2>&1 || true' EXIT && \
-	  $(GO) test -race -tags $(DEVTAGS) -count=1 ./...
+	@$(WITH_PODMAN) $(GO) test -race -tags $(DEVTAGS) -count=1 ./...
+
+.PHONY: test-e2e
+test-e2e: ## end-to-end: nats-server, agents and harmony-fleet as real processes (podman part included)
+	@$(WITH_PODMAN) $(GO) test -race -tags $(DEVTAGS) -count=1 ./test/e2e/
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
@@ -51,3 +58,5 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	  done; done
+
+include mk/*.mk
