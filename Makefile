@@ -59,4 +59,4 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 	    echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	  done; done
 
-include mk/*.mk
+include $(wildcard mk/*.mk)
