@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,7 +28,7 @@ import (
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags("run", runHelp, args, true, stdout)
+	f, err := parseFlags("run", runHelp, args, stdout, withConfig, withDev)
 	if err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	log, err := newLogger(cfg.Log, stderr)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return usageErrorf("%v", err)
 	}
 	defer log.Sync() //nolint:errcheck // stderr may not sync
 	return daemon(ctx, cfg, log)
@@ -85,7 +86,7 @@ func daemon(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			Log:      log.Named("nats-server").WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
 		})
 		if errors.Is(err, natsserver.ErrNotCompiled) {
-			return fmt.Errorf("%w: --dev / nats.embedded: %v", errUsage, err)
+			return usageErrorf("--dev / nats.embedded: %v", err)
 		}
 		if err != nil {
 			return fmt.Errorf("embedded nats server: %w", err)
@@ -95,10 +96,7 @@ func daemon(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		log.Info("embedded NATS server running", zap.String("url", srv.ClientURL()))
 	}
 
-	runtimes, closeRuntimes, err := openRuntimes(cfg, log)
-	if err != nil {
-		return err
-	}
+	runtimes, closeRuntimes := openRuntimes(cfg, log)
 	defer closeRuntimes()
 
 	var cache *desired.Cache
@@ -108,9 +106,12 @@ func daemon(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		cache = c
 	}
 
-	// The watcher is created before the connection so the reconnect
-	// handler can recreate its watch at once.
-	var watcher *desired.Watcher
+	// The watcher needs the connection, and the connection's reconnect
+	// handler (a nats.go goroutine, which may run before the watcher
+	// exists when a device boots offline) needs the watcher: it finds it
+	// through an atomic pointer. A reconnect before the watcher exists
+	// needs no restart: the watcher's first watch is yet to come.
+	var watcher atomic.Pointer[desired.Watcher]
 	nc, err := publisher.Connect(publisher.ConnOptions{
 		URLs:         urls,
 		Name:         "harmony-agent " + string(cfg.DeviceID),
@@ -122,17 +123,22 @@ func daemon(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		TLSCAFile:    cfg.NATS.TLS.CAFile,
 		TLSCertFile:  cfg.NATS.TLS.CertFile,
 		TLSKeyFile:   cfg.NATS.TLS.KeyFile,
-		OnReconnect:  func() { watcher.Restart() },
+		OnReconnect: func() {
+			if w := watcher.Load(); w != nil {
+				w.Restart()
+			}
+		},
 	}, log)
 	if err != nil {
-		return fmt.Errorf("%w: nats: %v", errUsage, err)
+		return usageErrorf("nats: %v", err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	watcher = desired.New(js, cfg.DeviceID, log)
+	w := desired.New(js, cfg.DeviceID, log)
+	watcher.Store(w)
 
 	var a *agent.Agent
 	pub := publisher.New(js, publisher.Config{
@@ -177,7 +183,7 @@ func daemon(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	// updates carries desired-state changes to the agent. Unbuffered: the
 	// watcher waits for the agent to take each one, which keeps order.
 	updates := make(chan desired.Update)
-	wg.Go(func() { _ = watcher.Run(watchCtx, updates) })
+	wg.Go(func() { _ = w.Run(watchCtx, updates) })
 
 	runErr := a.Run(ctx, updates)
 
@@ -248,17 +254,24 @@ func statusLine(connected bool, s agent.Summary, st publisher.Stats) string {
 }
 
 // openRuntimes opens the process runtime, and the podman runtime when its
-// socket is configured. A podman that cannot be reached is not fatal: its
-// deployments report the error until it answers.
-func openRuntimes(cfg config.Config, log *zap.Logger) (map[fleet.RuntimeKind]runtime.Runtime, func(), error) {
-	proc, err := process.New(process.Config{
-		StateDir: filepath.Join(cfg.StateDir, "process"),
-		Logf:     log.Named("process").Sugar().Infof,
-	})
+// socket is configured, and returns them with a function that closes
+// them. Neither failure is fatal (section 7: the agent keeps reconciling):
+// a podman that cannot be reached fails its deployments until it answers;
+// a process runtime that cannot open its state directory fails its
+// deployments with that error (see unusable).
+func openRuntimes(cfg config.Config, log *zap.Logger) (map[fleet.RuntimeKind]runtime.Runtime, func()) {
+	rts := make(map[fleet.RuntimeKind]runtime.Runtime)
+	var closers []func()
+	dir := filepath.Join(cfg.StateDir, "process")
+	proc, err := process.New(process.Config{StateDir: dir, Logf: log.Named("process").Sugar().Infof})
 	if err != nil {
-		return nil, nil, fmt.Errorf("process runtime: %w", err)
+		err = fmt.Errorf("process runtime unusable (state_dir %s): %w", cfg.StateDir, err)
+		log.Error("process deployments will fail until the agent restarts with a usable state directory", zap.Error(err))
+		rts[fleet.RuntimeProcess] = unusable{err}
+	} else {
+		rts[fleet.RuntimeProcess] = proc
+		closers = append(closers, func() { _ = proc.Close() })
 	}
-	rts := map[fleet.RuntimeKind]runtime.Runtime{fleet.RuntimeProcess: proc}
 	if cfg.Runtime.Podman.Socket != "" {
 		pm, err := podman.New(podman.Config{
 			Socket:  cfg.Runtime.Podman.Socket,
@@ -271,7 +284,43 @@ func openRuntimes(cfg config.Config, log *zap.Logger) (map[fleet.RuntimeKind]run
 		}
 		if pm != nil {
 			rts[fleet.RuntimePodman] = pm
+			closers = append(closers, pm.Close) // its idle connections to the socket
 		}
 	}
-	return rts, func() { proc.Close() }, nil
+	return rts, func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+}
+
+// unusable is a runtime that could not be opened: every call fails with
+// why, so its deployments are failed with that last_error (and retried),
+// while the other runtimes' deployments carry on.
+type unusable struct{ err error }
+
+var _ runtime.Runtime = unusable{}
+
+func (u unusable) Apply(context.Context, runtime.Workload) (runtime.Status, error) {
+	return runtime.Status{}, u.err
+}
+
+func (u unusable) Observe(context.Context, fleet.DeviceID, fleet.DeploymentName) (runtime.Status, error) {
+	return runtime.Status{}, u.err
+}
+
+func (u unusable) Remove(context.Context, fleet.DeviceID, fleet.DeploymentName, time.Duration) error {
+	return u.err
+}
+
+func (u unusable) List(context.Context, fleet.DeviceID) ([]runtime.Status, error) { return nil, u.err }
+
+func (u unusable) LogTail(context.Context, fleet.DeviceID, fleet.DeploymentName, int) (string, error) {
+	return "", nil
+}
+
+// Watch has no events to give: it waits for ctx.
+func (u unusable) Watch(ctx context.Context, _ fleet.DeviceID, _ func(fleet.DeploymentName)) error {
+	<-ctx.Done()
+	return ctx.Err()
 }

@@ -41,29 +41,51 @@ Examples:
 Flags:
 `
 
-// commonFlags parses the flags of run and check-config.
+const versionHelp = `Usage: harmony-agent version
+
+Prints the version, the commit and the build date stamped into the binary
+at build time (make build stamps them from git).
+
+Examples:
+  harmony-agent version
+  harmony-agent --version
+
+`
+
+// commonFlags are the flags of run and check-config.
 type commonFlags struct {
 	config string
 	dev    bool
 }
 
-func parseFlags(name, help string, args []string, withDev bool, stdout io.Writer) (commonFlags, error) {
+// withConfig and withDev define the flags a command takes, for parseFlags.
+func withConfig(fs *pflag.FlagSet, f *commonFlags) {
+	fs.StringVarP(&f.config, "config", "c", "", "configuration file (default $HARMONY_AGENT_CONFIG or "+config.DefaultPath+")")
+}
+
+func withDev(fs *pflag.FlagSet, f *commonFlags) {
+	fs.BoolVar(&f.dev, "dev", false, "run an embedded NATS server on 127.0.0.1:4222 (sets nats.embedded; dev builds only)")
+}
+
+// parseFlags parses the arguments of command name, which takes the flags
+// the defines define and no other argument. --help prints help (and the
+// flags) to stdout and returns errHelp.
+func parseFlags(name, help string, args []string, stdout io.Writer, defines ...func(*pflag.FlagSet, *commonFlags)) (commonFlags, error) {
 	var f commonFlags
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVarP(&f.config, "config", "c", "", "configuration file (default $HARMONY_AGENT_CONFIG or "+config.DefaultPath+")")
-	if withDev {
-		fs.BoolVar(&f.dev, "dev", false, "run an embedded NATS server on 127.0.0.1:4222 (sets nats.embedded; dev builds only)")
+	for _, define := range defines {
+		define(fs, &f)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			fmt.Fprint(stdout, help+fs.FlagUsages())
 			return f, errHelp
 		}
-		return f, fmt.Errorf("%w: %s: %v (see harmony-agent %s --help)", errUsage, name, err, name)
+		return f, usageErrorf("%s: %v (see harmony-agent %s --help)", name, err, name)
 	}
 	if fs.NArg() > 0 {
-		return f, fmt.Errorf("%w: %s: unexpected argument %q", errUsage, name, fs.Arg(0))
+		return f, usageErrorf("%s: unexpected argument %q (see harmony-agent %s --help)", name, fs.Arg(0), name)
 	}
 	return f, nil
 }
@@ -73,19 +95,19 @@ func loadConfig(f commonFlags) (config.Config, string, error) {
 	path := config.ResolvePath(f.config)
 	cfg, err := config.Load(path)
 	if err != nil {
-		return cfg, path, fmt.Errorf("%w: config %s:\n%v", errUsage, path, err)
+		return cfg, path, usageErrorf("config %s:\n%v", path, err)
 	}
 	if f.dev {
 		cfg.NATS.Embedded = true
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, path, fmt.Errorf("%w: config %s is invalid:\n%v", errUsage, path, err)
+		return cfg, path, usageErrorf("config %s is invalid:\n%v", path, err)
 	}
 	return cfg, path, nil
 }
 
 func cmdCheckConfig(args []string, stdout, _ io.Writer) error {
-	f, err := parseFlags("check-config", checkHelp, args, false, stdout)
+	f, err := parseFlags("check-config", checkHelp, args, stdout, withConfig)
 	if err != nil {
 		return err
 	}
@@ -94,5 +116,13 @@ func cmdCheckConfig(args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "config %s is valid (device %s, nats %v, state %s)\n", path, cfg.DeviceID, cfg.NATS.URLs, cfg.StateDir)
+	return nil
+}
+
+func cmdVersion(args []string, stdout io.Writer) error {
+	if _, err := parseFlags("version", versionHelp, args, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "harmony-agent %s (commit %s, built %s)\n", version, commit, date)
 	return nil
 }

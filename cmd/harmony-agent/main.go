@@ -33,8 +33,21 @@ const (
 	exitUsage   = 2
 )
 
-// errUsage marks errors that exit with exitUsage.
+// errUsage marks errors that exit with exitUsage; usageErrorf makes them.
 var errUsage = errors.New("usage")
+
+// usageError is an error that exits with exitUsage. Its text is the
+// cause's alone: "usage" is a class, not something to print.
+type usageError struct{ err error }
+
+func (e usageError) Error() string        { return e.err.Error() }
+func (e usageError) Unwrap() error        { return e.err }
+func (e usageError) Is(target error) bool { return target == errUsage }
+
+// usageErrorf formats an error that exits with exitUsage.
+func usageErrorf(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -78,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "check-config":
 		err = cmdCheckConfig(args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "harmony-agent %s (commit %s, built %s)\n", version, commit, date)
+		err = cmdVersion(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

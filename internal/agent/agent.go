@@ -103,6 +103,9 @@ type Agent struct {
 	haveFull bool
 	// stopped is set when Run stops; no retry is scheduled after it.
 	stopped bool
+	// listErr is the last List error of each runtime ("" none); only
+	// Run's goroutine touches it.
+	listErr map[fleet.RuntimeKind]string
 }
 
 // deployment is the agent's state of one deployment; guarded by Agent.mu.
@@ -152,9 +155,10 @@ func New(cfg Config) (*Agent, error) {
 		log:       cfg.Log.Named("agent"),
 		hostname:  host,
 		startedAt: time.Now().UTC(),
-		q:         newQueue(),
+		q:         newQueue(time.Now()),
 		rec:       reconciler.New(cfg.Epoch, cfg.HistoryCapacity),
 		deps:      make(map[fleet.DeploymentName]*deployment),
+		listErr:   make(map[fleet.RuntimeKind]string),
 	}, nil
 }
 
@@ -365,9 +369,19 @@ func (a *Agent) resync(ctx context.Context) {
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		list, err := rt.List(lctx, a.cfg.Device)
 		cancel()
+		// A runtime that stays down (no podman on a process-only device)
+		// is reported when its error starts or changes, not every resync.
+		level := zap.DebugLevel
+		if msg := errText(err); msg != a.listErr[kind] {
+			level = zap.WarnLevel
+			a.listErr[kind] = msg
+		}
 		if err != nil {
-			a.log.Warn("list workloads", zap.String("runtime", string(kind)), zap.Error(err))
+			a.log.Log(level, "list workloads", zap.String("runtime", string(kind)), zap.Error(err))
 			continue
+		}
+		if level == zap.WarnLevel {
+			a.log.Info("runtime answers again", zap.String("runtime", string(kind)))
 		}
 		a.mu.Lock()
 		for _, st := range list {
@@ -420,7 +434,7 @@ func (a *Agent) watchRuntime(ctx context.Context, kind fleet.RuntimeKind, rt run
 
 func (a *Agent) work(ctx context.Context) {
 	for {
-		name, ok := a.q.get()
+		name, ok := a.q.get(time.Now)
 		if !ok {
 			return
 		}
@@ -606,18 +620,20 @@ func (a *Agent) adopt(ctx context.Context, name fleet.DeploymentName, v view) {
 }
 
 // remove deletes the workload of a deployment no longer desired, then
-// records removed.
+// records removed. A deployment with no runtime (where is empty) has no
+// workload to delete: no runtime listed one and this run never created
+// one (its spec was invalid, say). A runtime that could not be listed
+// may hold one from an earlier run; the first resync that lists it finds
+// it as a stray and removes it, so removal does not wait for that runtime
+// to answer.
 func (a *Agent) remove(ctx context.Context, name fleet.DeploymentName, v view, log *zap.Logger) {
-	for kind, rt := range a.cfg.Runtimes {
-		if v.where != "" && kind != v.where {
-			continue
-		}
+	if rt := a.cfg.Runtimes[v.where]; rt != nil {
 		if err := rt.Remove(ctx, a.cfg.Device, name, grace(v.spec)); err != nil {
 			a.fail(ctx, name, fmt.Errorf("remove: %w", err))
 			return
 		}
+		log.Info("workload removed")
 	}
-	log.Info("workload removed")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	d := a.deps[name]
@@ -708,6 +724,13 @@ func (a *Agent) publishLocked(tr reconciler.RecordedTransition) {
 
 func grace(s fleet.DeploymentSpec) time.Duration {
 	return time.Duration(s.WithDefaults().GracePeriodSeconds) * time.Second
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func short(hash string) string { return hash[:min(len(hash), 12)] }

@@ -11,21 +11,24 @@ import (
 // and a name added while a worker holds it is queued again when that
 // worker is done, so no two workers ever hold the same name.
 type queue struct {
-	mu       sync.Mutex
-	cond     *sync.Cond
-	items    []fleet.DeploymentName
-	queued   map[fleet.DeploymentName]bool
-	active   map[fleet.DeploymentName]bool
-	again    map[fleet.DeploymentName]bool
-	closed   bool
-	lastDone time.Time
+	mu     sync.Mutex
+	cond   *sync.Cond
+	items  []fleet.DeploymentName
+	queued map[fleet.DeploymentName]bool
+	active map[fleet.DeploymentName]bool
+	again  map[fleet.DeploymentName]bool
+	closed bool
+	// progress is when a worker last took or finished a name: work that
+	// waits behind busy workers is stuck only if none moved since.
+	progress time.Time
 }
 
-func newQueue() *queue {
+func newQueue(now time.Time) *queue {
 	q := &queue{
-		queued: make(map[fleet.DeploymentName]bool),
-		active: make(map[fleet.DeploymentName]bool),
-		again:  make(map[fleet.DeploymentName]bool),
+		queued:   make(map[fleet.DeploymentName]bool),
+		active:   make(map[fleet.DeploymentName]bool),
+		again:    make(map[fleet.DeploymentName]bool),
+		progress: now,
 	}
 	q.cond = sync.NewCond(&q.mu)
 	return q
@@ -50,9 +53,9 @@ func (q *queue) addLocked(name fleet.DeploymentName) {
 	}
 }
 
-// get blocks until a name is queued, and marks it active. It reports false
-// once the queue is closed.
-func (q *queue) get() (fleet.DeploymentName, bool) {
+// get blocks until a name is queued, and marks it active at now(). It
+// reports false once the queue is closed.
+func (q *queue) get(now func() time.Time) (fleet.DeploymentName, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.items) == 0 && !q.closed {
@@ -66,6 +69,7 @@ func (q *queue) get() (fleet.DeploymentName, bool) {
 	q.items = q.items[1:]
 	delete(q.queued, name)
 	q.active[name] = true
+	q.progress = now()
 	return name, true
 }
 
@@ -74,7 +78,7 @@ func (q *queue) done(name fleet.DeploymentName, now time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.active, name)
-	q.lastDone = now
+	q.progress = now
 	if q.again[name] {
 		delete(q.again, name)
 		q.addLocked(name)
@@ -90,10 +94,11 @@ func (q *queue) close() {
 	q.cond.Broadcast()
 }
 
-// stalled reports whether names wait while no work finished since before
-// now-limit: every worker is stuck.
+// stalled reports whether names wait while no worker took or finished one
+// since before now-limit: every worker is stuck. A burst of work after a
+// long idle time is not a stall.
 func (q *queue) stalled(now time.Time, limit time.Duration) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.items) > 0 && len(q.active) > 0 && now.Sub(q.lastDone) > limit
+	return len(q.items) > 0 && len(q.active) > 0 && now.Sub(q.progress) > limit
 }

@@ -55,7 +55,7 @@ func (c Config) Validate() error {
 	v.absPath("nats.tls.key_file", c.NATS.TLS.KeyFile, false)
 	v.pair("nats.tls.cert_file", c.NATS.TLS.CertFile, "nats.tls.key_file", c.NATS.TLS.KeyFile)
 
-	v.absPath("runtime.podman.socket", c.Runtime.Podman.Socket, true)
+	v.absPath("runtime.podman.socket", c.Runtime.Podman.Socket, false) // "" disables podman
 
 	r := c.Reconcile
 	v.atLeast("reconcile.resync_interval", r.ResyncInterval, minInterval)

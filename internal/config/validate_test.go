@@ -88,7 +88,7 @@ func TestValidate(t *testing.T) {
 		{"TLS cert without key", func(c *Config) { c.NATS.TLS.CertFile = "/c" }, []string{"nats.tls.key_file: required when nats.tls.cert_file is set"}},
 		{"TLS key without cert", func(c *Config) { c.NATS.TLS.KeyFile = "/k" }, []string{"nats.tls.cert_file: required when nats.tls.key_file is set"}},
 		{"podman socket relative", func(c *Config) { c.Runtime.Podman.Socket = "podman.sock" }, []string{`runtime.podman.socket: "podman.sock" is not an absolute path`}},
-		{"podman socket empty", func(c *Config) { c.Runtime.Podman.Socket = "" }, []string{"runtime.podman.socket: required"}},
+		{"podman socket empty disables podman", func(c *Config) { c.Runtime.Podman.Socket = "" }, nil},
 		{"smallest intervals", func(c *Config) {
 			c.Reconcile.ResyncInterval, c.HeartbeatInterval = time.Second, time.Second
 			c.Reconcile.BackoffInitial, c.Reconcile.BackoffMax = time.Millisecond, time.Millisecond
@@ -142,7 +142,6 @@ func TestValidateReportsAll(t *testing.T) {
 		"device_id: required",
 		"state_dir: required",
 		"nats.urls: empty",
-		"runtime.podman.socket: required",
 		"reconcile.resync_interval: 0s is below the minimum 1s",
 		"reconcile.workers: 0 is outside 1..256",
 		"reconcile.stop_timeout: 0s is not positive",

@@ -84,8 +84,13 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Update) error {
 			delay = retryInitial
 			continue // restart requested, or the watch ended: recreate at once
 		}
-		w.log.Warn("watch desired state; retrying", 
-			zap.Duration("in", delay), zap.Error(err))
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			// A fresh server: the publisher (or harmony-fleet init)
+			// creates the bucket in a moment.
+			w.log.Info("desired-state bucket not created yet; waiting", zap.Duration("in", delay))
+		} else {
+			w.log.Warn("watch desired state; retrying", zap.Duration("in", delay), zap.Error(err))
+		}
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():

@@ -511,8 +511,8 @@ func (p *NATS) writeInfoLocked(ctx context.Context) error {
 	p.infoPuts++
 	p.infoErr = ""
 	p.mu.Unlock()
-	p.log.Debug("device info written", zap.Uint64("kv_revision", rev),
-		zap.Uint64("epoch", uint64(info.Revision.AgentEpoch)), zap.Uint64("seq", info.Revision.Sequence))
+	// The logger of the agent already carries device and epoch.
+	p.log.Debug("device info written", zap.Uint64("kv_revision", rev), zap.Uint64("seq", info.Revision.Sequence))
 	return nil
 }
 
@@ -596,7 +596,6 @@ func (p *NATS) setErr(field *string, err error) {
 func eventFields(e fleet.StateChangeEvent) []zap.Field {
 	return []zap.Field{
 		zap.String("deployment", string(e.Deployment)),
-		zap.Uint64("epoch", uint64(e.Revision.AgentEpoch)),
 		zap.Uint64("seq", e.Revision.Sequence),
 	}
 }
