@@ -3,9 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 GO       ?= go
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DATE     ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+# Expanded once (:=), so every target of one make run stamps the same
+# values even if a commit lands meanwhile; each can be set on the command
+# line (make deb VERSION=0.3.0).
+VERSION  := $(or $(VERSION),$(shell git describe --tags --always --dirty 2>/dev/null || echo dev))
+COMMIT   := $(or $(COMMIT),$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown))
+DATE     := $(or $(DATE),$(shell date -u +%Y-%m-%dT%H:%M:%SZ))
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 # Tests and the dev build compile the embedded nats-server in; releases do not.
 DEVTAGS  := embednats
@@ -19,7 +22,7 @@ WITH_PODMAN = eval "$$(scripts/podman/env.sh $(PODMAN_DIR))" && \
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## build both binaries into bin/ (no embedded NATS server)
@@ -40,13 +43,14 @@ lint: ## go vet (both build tag sets) and a gofmt check
 	$(GO) vet -tags $(DEVTAGS) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-.PHONY: test-unit
-test-unit: ## go test -race on every package (podman tests need PODMAN env; see test)
-	$(GO) test -race -tags $(DEVTAGS) -count=1 ./...
+.PHONY: test-integration
+test-integration: ## only the tests against real NATS and podman: agent, runtimes, publisher, CLI, e2e
+	@$(WITH_PODMAN) $(GO) test -race -tags $(DEVTAGS) -count=1 ./cmd/... ./internal/runtime/... ./internal/publisher/ ./test/...
 
 .PHONY: test
-test: lint ## everything CI runs: lint, podman set-up, unit + integration tests with -race
+test: lint ## everything CI runs: lint, every test with -race (podman set up), then the packaging checks
 	@$(WITH_PODMAN) $(GO) test -race -tags $(DEVTAGS) -count=1 ./...
+	$(MAKE) test-packaging
 
 .PHONY: test-e2e
 test-e2e: ## end-to-end: nats-server, agents and harmony-fleet as real processes (podman part included)
