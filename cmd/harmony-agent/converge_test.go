@@ -228,7 +228,7 @@ func TestBadDesiredValues(t *testing.T) {
 		{"emptycommand", `{"runtime":"process","command":[]}`, []string{"command: required for runtime process"}, false},
 		{"toobig", `{"runtime":"process","command":["sleep","1"],"env":{"X":"` + strings.Repeat("x", fleet.MaxSpecBytes) + `"}}`, []string{"over the 65536-byte limit"}, false},
 		{"nobinary", spec(fleet.RestartAlways, nil, "/nonexistent/bin/server"), []string{`"/nonexistent/bin/server"`, "no such file or directory"}, true},
-		{"nopodman", `{"runtime":"podman","image":"docker.io/library/nginx:1.27"}`, []string{"observe: ", "podman socket " + noPodman, "no such file"}, false},
+		{"nopodman", `{"runtime":"podman","image":"docker.io/library/nginx:1.27"}`, []string{"observe nopodman: ", "podman socket " + noPodman, "no such file"}, false},
 	}
 	for _, tt := range tests {
 		h.put(tt.name, tt.value)

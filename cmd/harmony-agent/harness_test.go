@@ -124,7 +124,10 @@ type agentConfig struct {
 	// URLs: the harness server's alone when empty.
 	URLs []string
 	// PodmanSocket: noPodman when empty.
-	PodmanSocket   string
+	PodmanSocket string
+	// PodmanNetwork is runtime.podman.network: podman's default when
+	// empty (the podman tests use none: no network set-up here).
+	PodmanNetwork  string
 	Workers        int           // 4
 	ResyncInterval time.Duration // 1h: tests never wait for a resync
 	StopTimeout    time.Duration // 2s
@@ -170,6 +173,8 @@ nats:
 runtime:
   podman:
     socket: %s
+    network: %q
+    init: true
 reconcile:
   resync_interval: %s
   workers: %d
@@ -181,7 +186,7 @@ outbox:
   capacity: %d
 log:
   level: debug
-%s`, h.device, c.StateDir, quoteAll(c.URLs), c.PodmanSocket, c.ResyncInterval, c.Workers, c.StopTimeout, c.OutboxCapacity, c.Extra)
+%s`, h.device, c.StateDir, quoteAll(c.URLs), c.PodmanSocket, c.PodmanNetwork, c.ResyncInterval, c.Workers, c.StopTimeout, c.OutboxCapacity, c.Extra)
 	path := filepath.Join(h.t.TempDir(), "agent.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		h.t.Fatal(err)

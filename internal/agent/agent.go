@@ -496,7 +496,7 @@ func (a *Agent) reconcile(ctx context.Context, name fleet.DeploymentName) {
 	}
 	if v.where != "" && v.where != v.spec.Runtime {
 		if old := a.cfg.Runtimes[v.where]; old != nil {
-			if err := old.Remove(ctx, a.cfg.Device, name, grace(v.spec)); err != nil {
+			if err := a.removeOwn(ctx, old, name, v, log); err != nil {
 				a.fail(ctx, name, fmt.Errorf("remove from runtime %s: %w", v.where, err))
 				return
 			}
@@ -506,7 +506,7 @@ func (a *Agent) reconcile(ctx context.Context, name fleet.DeploymentName) {
 
 	st, err := rt.Observe(ctx, a.cfg.Device, name)
 	if err != nil {
-		a.fail(ctx, name, fmt.Errorf("observe: %w", err))
+		a.fail(ctx, name, err) // the runtime names the operation: "observe web: ..."
 		return
 	}
 	if st.State == runtime.StateMissing || st.State == runtime.StateCreated || st.SpecHash != v.hash {
@@ -628,11 +628,10 @@ func (a *Agent) adopt(ctx context.Context, name fleet.DeploymentName, v view) {
 // to answer.
 func (a *Agent) remove(ctx context.Context, name fleet.DeploymentName, v view, log *zap.Logger) {
 	if rt := a.cfg.Runtimes[v.where]; rt != nil {
-		if err := rt.Remove(ctx, a.cfg.Device, name, grace(v.spec)); err != nil {
+		if err := a.removeOwn(ctx, rt, name, v, log); err != nil {
 			a.fail(ctx, name, fmt.Errorf("remove: %w", err))
 			return
 		}
-		log.Info("workload removed")
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -645,6 +644,24 @@ func (a *Agent) remove(ctx context.Context, name fleet.DeploymentName, v view, l
 	if tr, ok := a.rec.RecordRemove(name, time.Now().UTC()); ok {
 		a.publishLocked(tr)
 	}
+}
+
+// removeOwn removes name's workload from rt, the runtime v.where names.
+// A workload of that name that is not this agent's (runtime.ErrNotManaged:
+// a container made by hand, say) is left alone, and is no error: the
+// deployment has nothing in rt to remove, since its workload could only
+// have had that name.
+func (a *Agent) removeOwn(ctx context.Context, rt runtime.Runtime, name fleet.DeploymentName, v view, log *zap.Logger) error {
+	err := rt.Remove(ctx, a.cfg.Device, name, grace(v.spec))
+	switch {
+	case errors.Is(err, runtime.ErrNotManaged):
+		log.Info("workload of that name is not this agent's; left alone", zap.String("runtime", string(v.where)), zap.Error(err))
+		return nil
+	case err != nil:
+		return err
+	}
+	log.Info("workload removed", zap.String("runtime", string(v.where)))
+	return nil
 }
 
 func (a *Agent) setWhere(name fleet.DeploymentName, kind fleet.RuntimeKind) {
