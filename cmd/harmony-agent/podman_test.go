@@ -61,7 +61,7 @@ func podmanTestEnv(t *testing.T) (socket, image string) {
 	if os.Getenv("CI") != "" {
 		t.Fatal("podman is required in CI: HARMONY_PODMAN_SOCKET and HARMONY_TEST_IMAGE are not set; " + how)
 	}
-	t.Skip("HARMONY_PODMAN_SOCKET and HARMONY_TEST_IMAGE are not set: " + how)
+	t.Skip("outside CI, skipped: HARMONY_PODMAN_SOCKET and HARMONY_TEST_IMAGE are not set: " + how)
 	return "", ""
 }
 
@@ -662,7 +662,7 @@ func startPodmanService(t *testing.T) *podmanService {
 		if os.Getenv("CI") != "" {
 			t.Fatal("podman is required in CI: " + msg)
 		}
-		t.Skip(msg)
+		t.Skip("outside CI, skipped: " + msg)
 	}
 	// Short: a socket path has a 108-byte limit.
 	dir, err := os.MkdirTemp("", "hp")

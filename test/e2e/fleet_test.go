@@ -25,9 +25,6 @@ const defaultTestImage = "localhost/harmony-test/busybox:latest"
 // TestFleet drives a nats-server, three process agents and a podman agent,
 // all real processes, through harmony-fleet alone: issue 5's scenario.
 func TestFleet(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: builds three binaries and runs processes (not with -short)")
-	}
 	podmanSocket := os.Getenv("HARMONY_PODMAN_SOCKET")
 	image := os.Getenv("HARMONY_TEST_IMAGE")
 	if image == "" {
