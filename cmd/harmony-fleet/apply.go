@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
 	"io"
 	"strings"
 	"time"
@@ -82,22 +83,7 @@ func cmdApply(ctx context.Context, out ioStreams, args []string) error {
 	targets := addTargetFlags(fs)
 	output := addOutputFlag(fs)
 	conn := addConnFlags(fs)
-	rest, err := parse(fs, applyHelp, args, out.stdout, 1, 1)
-	if err != nil {
-		return err
-	}
-	name, err := fleet.ParseDeploymentName(rest[0])
-	if err != nil {
-		return usagef("apply: %v", err)
-	}
-	cmd := "apply " + string(name)
-	if err := conn.resolve(fs); err != nil {
-		return err
-	}
-	if err := checkOutput(cmd, *output); err != nil {
-		return err
-	}
-	t, err := targets.check(cmd)
+	name, cmd, t, err := parseTargeted(fs, applyHelp, args, out, targets, output, conn)
 	if err != nil {
 		return err
 	}
@@ -158,27 +144,31 @@ func applyKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID,
 	return r
 }
 
+// parseTargeted parses what apply and delete share: NAME, the target,
+// output and connection flags. cmd is "<verb> NAME", for messages.
+func parseTargeted(fs *pflag.FlagSet, help string, args []string, out ioStreams, targets *targetFlags, output *string, conn *connFlags) (fleet.DeploymentName, string, target, error) {
+	rest, err := parse(fs, help, args, out.stdout, 1, 1)
+	if err != nil {
+		return "", "", target{}, err
+	}
+	name, err := fleet.ParseDeploymentName(rest[0])
+	if err != nil {
+		return "", "", target{}, usagef("%s: %v", fs.Name(), err)
+	}
+	cmd := fs.Name() + " " + string(name)
+	if err := conn.resolveWithOutput(fs, cmd, *output); err != nil {
+		return "", "", target{}, err
+	}
+	t, err := targets.check(cmd)
+	return name, cmd, t, err
+}
+
 func cmdDelete(ctx context.Context, out ioStreams, args []string) error {
 	fs := newFlagSet("delete")
 	targets := addTargetFlags(fs)
 	output := addOutputFlag(fs)
 	conn := addConnFlags(fs)
-	rest, err := parse(fs, deleteHelp, args, out.stdout, 1, 1)
-	if err != nil {
-		return err
-	}
-	name, err := fleet.ParseDeploymentName(rest[0])
-	if err != nil {
-		return usagef("delete: %v", err)
-	}
-	cmd := "delete " + string(name)
-	if err := conn.resolve(fs); err != nil {
-		return err
-	}
-	if err := checkOutput(cmd, *output); err != nil {
-		return err
-	}
-	t, err := targets.check(cmd)
+	name, cmd, t, err := parseTargeted(fs, deleteHelp, args, out, targets, output, conn)
 	if err != nil {
 		return err
 	}

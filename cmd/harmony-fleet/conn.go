@@ -107,6 +107,15 @@ func (c *connFlags) resolve(fs *pflag.FlagSet) error {
 	return nil
 }
 
+// resolveWithOutput is resolve, then the -o check every command that
+// talks to NATS makes.
+func (c *connFlags) resolveWithOutput(fs *pflag.FlagSet, cmd, output string) error {
+	if err := c.resolve(fs); err != nil {
+		return err
+	}
+	return checkOutput(cmd, output)
+}
+
 // urls returns the server URLs.
 func (c *connFlags) urls() []string {
 	var out []string

@@ -53,10 +53,7 @@ func cmdDevices(ctx context.Context, out ioStreams, args []string) error {
 		return err
 	}
 	const cmd = "devices"
-	if err := conn.resolve(fs); err != nil {
-		return err
-	}
-	if err := checkOutput(cmd, *output); err != nil {
+	if err := conn.resolveWithOutput(fs, cmd, *output); err != nil {
 		return err
 	}
 	if *staleAfter <= 0 {

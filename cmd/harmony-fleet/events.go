@@ -54,10 +54,7 @@ func cmdEvents(ctx context.Context, out ioStreams, args []string) error {
 			return usagef("%s: --deployment: %v", cmd, err)
 		}
 	}
-	if err := conn.resolve(fs); err != nil {
-		return err
-	}
-	if err := checkOutput(cmd, *output); err != nil {
+	if err := conn.resolveWithOutput(fs, cmd, *output); err != nil {
 		return err
 	}
 

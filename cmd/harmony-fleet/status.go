@@ -69,10 +69,7 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 		}
 		cmd += " " + string(name)
 	}
-	if err := conn.resolve(fs); err != nil {
-		return err
-	}
-	if err := checkOutput(cmd, *output); err != nil {
+	if err := conn.resolveWithOutput(fs, cmd, *output); err != nil {
 		return err
 	}
 
