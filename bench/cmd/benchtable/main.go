@@ -1,0 +1,508 @@
+// Command benchtable turns the output of make bench's benchmark runs into
+// one table: each figure beside its floor measured in the same run (and
+// the ratio), its target and whether it meets it. It prints the table and,
+// with -o, writes it to a Markdown file together with the machine, the
+// date and the raw benchmark output (which benchstat reads as is).
+//
+//	benchtable [-o BENCHMARKS.md] [-status FILE] [-took DURATION] RESULT.txt...
+//
+// The targets are reported against, not asserted: a miss does not change
+// the exit status. benchtable imports the standard library only.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("benchtable", flag.ContinueOnError)
+	out := fs.String("o", "", "also write the report, with the machine and the raw output, to this Markdown `file`")
+	status := fs.String("status", "", "a `file` of lines \"<step> <exit status>\" from the runner, shown under the table")
+	took := fs.String("took", "", "how long the whole run took, for the report")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("usage: benchtable [-o BENCHMARKS.md] [-status FILE] [-took DURATION] RESULT.txt...")
+	}
+	var raw bytes.Buffer
+	for _, path := range fs.Args() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		raw.Write(b)
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			raw.WriteByte('\n')
+		}
+	}
+	res := parse(raw.Bytes())
+	var steps []string
+	if *status != "" {
+		b, err := os.ReadFile(*status)
+		if err != nil {
+			return err
+		}
+		steps = strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+
+	var table bytes.Buffer
+	writeTable(&table, res)
+	writeSteps(&table, steps)
+	if _, err := stdout.Write(table.Bytes()); err != nil {
+		return err
+	}
+	if *out == "" {
+		return nil
+	}
+	var doc bytes.Buffer
+	writeDoc(&doc, table.Bytes(), raw.Bytes(), *took)
+	return os.WriteFile(*out, doc.Bytes(), 0o644)
+}
+
+// results holds, by benchmark name (without its -GOMAXPROCS suffix) and
+// unit, every value the output reported; and which benchmarks were
+// skipped or failed.
+type results struct {
+	values  map[string]map[string][]float64
+	skipped map[string]bool
+	failed  map[string]bool
+}
+
+var procsSuffix = regexp.MustCompile(`-\d+$`)
+
+// parse reads `go test -bench` output: result lines ("BenchmarkX-2  N
+// 123 ns/op  4.5 unit ...") and the SKIP and FAIL lines.
+func parse(data []byte) results {
+	r := results{values: map[string]map[string][]float64{}, skipped: map[string]bool{}, failed: map[string]bool{}}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if rest, ok := strings.CutPrefix(line, "--- SKIP: "); ok {
+			r.skipped[strings.Fields(rest)[0]] = true
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "--- FAIL: "); ok {
+			r.failed[strings.Fields(rest)[0]] = true
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
+			continue
+		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue
+		}
+		name := procsSuffix.ReplaceAllString(f[0], "")
+		if r.values[name] == nil {
+			r.values[name] = map[string][]float64{}
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			r.values[name][f[i+1]] = append(r.values[name][f[i+1]], v)
+		}
+	}
+	return r
+}
+
+// metric names one figure: the first benchmark whose name matches bench,
+// and the unit.
+type metric struct {
+	bench *regexp.Regexp
+	unit  string
+}
+
+func m(bench, unit string) metric { return metric{regexp.MustCompile(bench), unit} }
+
+// get returns the median of the metric's values, and the benchmark's name.
+func (r results) get(mt metric) (float64, string, bool) {
+	if mt.bench == nil {
+		return 0, "", false
+	}
+	names := make([]string, 0, len(r.values))
+	for name := range r.values {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if vs := r.values[name][mt.unit]; mt.bench.MatchString(name) && len(vs) > 0 {
+			return median(vs), name, true
+		}
+	}
+	return 0, "", false
+}
+
+// why says why a metric has no value: its benchmark was skipped, failed,
+// or did not run.
+func (r results) why(mt metric) string {
+	for name := range r.skipped {
+		if mt.bench.MatchString(name) || strings.HasPrefix(mt.bench.String(), "^"+name) {
+			return "skipped"
+		}
+	}
+	for name := range r.failed {
+		if mt.bench.MatchString(name) || strings.HasPrefix(mt.bench.String(), "^"+name) {
+			return "failed"
+		}
+	}
+	return "not run"
+}
+
+func median(vs []float64) float64 {
+	s := slices.Sorted(slices.Values(vs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// check is one target: value (or the ratio to the floor) op limit.
+type check struct {
+	ratio  bool
+	atMost bool // <= limit; else >= limit
+	limit  float64
+	text   string
+}
+
+func atMost(limit float64, text string) check  { return check{atMost: true, limit: limit, text: text} }
+func atLeast(limit float64, text string) check { return check{limit: limit, text: text} }
+func ratioAtMost(limit float64) check {
+	return check{ratio: true, atMost: true, limit: limit, text: fmt.Sprintf("≤ %gx floor", limit)}
+}
+func ratioAtLeast(limit float64) check {
+	return check{ratio: true, limit: limit, text: fmt.Sprintf("≥ %gx floor", limit)}
+}
+
+func (c check) ok(v float64) bool {
+	if c.atMost {
+		return v <= c.limit
+	}
+	return v >= c.limit
+}
+
+// row is one line of the table.
+type row struct {
+	figure string
+	value  metric
+	floor  metric // bench nil: no floor
+	format func(float64) string
+	checks []check
+}
+
+// section is a group of rows under a heading row.
+type section struct {
+	title string
+	rows  []row
+}
+
+const mb = 1e6 // binary sizes are in decimal megabytes: 10 MB is 10^7 bytes
+
+var (
+	fmtMB   = func(v float64) string { return fmt.Sprintf("%.2f MB", v/mb) }
+	fmtMiB  = func(v float64) string { return fmt.Sprintf("%.1f MiB", v) }
+	fmtPct  = func(v float64) string { return fmt.Sprintf("%.3f %%", v) }
+	fmtMs   = func(v float64) string { return fmtSig(v) + " ms" }
+	fmtRate = func(v float64) string { return thousands(v) + "/s" }
+	fmtB    = func(v float64) string { return fmt.Sprintf("%.1f B", v) }
+	fmtN    = func(v float64) string { return thousands(v) }
+)
+
+// sections is the table: what make bench measures, in the order of the
+// brief (footprint, convergence, cold start, aggregator, podman).
+var sections = []section{
+	{"Footprint (release build: CGO_ENABLED=0 -trimpath -ldflags '-s -w', no embednats)", []row{
+		{figure: "binary size, amd64", value: m(`^BenchmarkBinarySize/amd64$`, "bytes"), format: fmtMB},
+		{figure: "binary size, arm64", value: m(`^BenchmarkBinarySize/arm64$`, "bytes"), format: fmtMB, checks: []check{atMost(10*mb, "≤ 10 MB")}},
+		{figure: "binary size, armv7", value: m(`^BenchmarkBinarySize/armv7$`, "bytes"), format: fmtMB},
+		{figure: "agent process, 0 deployments: peak RSS (VmHWM)", value: m(`^BenchmarkAgentIdle/deployments=0$`, "VmHWM-MiB"), format: fmtMiB},
+		{figure: "agent process, 0 deployments: steady RSS (VmRSS)", value: m(`^BenchmarkAgentIdle/deployments=0$`, "VmRSS-MiB"), format: fmtMiB},
+		{figure: "agent process, 0 deployments: idle CPU (of one core)", value: m(`^BenchmarkAgentIdle/deployments=0$`, "cpu-%"), format: fmtPct, checks: []check{atMost(0.1, "≤ 0.1 %")}},
+		{figure: "agent process, 100 deployments: peak RSS (VmHWM)", value: m(`^BenchmarkAgentIdle/deployments=[1-9]`, "VmHWM-MiB"), format: fmtMiB, checks: []check{atMost(16, "≤ 16 MiB")}},
+		{figure: "agent process, 100 deployments: steady RSS (VmRSS)", value: m(`^BenchmarkAgentIdle/deployments=[1-9]`, "VmRSS-MiB"), format: fmtMiB, checks: []check{atMost(16, "≤ 16 MiB")}},
+		{figure: "agent process, 100 deployments: idle CPU (of one core)", value: m(`^BenchmarkAgentIdle/deployments=[1-9]`, "cpu-%"), format: fmtPct, checks: []check{atMost(0.1, "≤ 0.1 %")}},
+		{figure: "agent process, 100 deployments: of the RSS, RssAnon (heap, stacks)", value: m(`^BenchmarkAgentIdle/deployments=[1-9]`, "RssAnon-MiB"), format: fmtMiB},
+		{figure: "agent process, 100 deployments: of the RSS, RssFile (binary pages)", value: m(`^BenchmarkAgentIdle/deployments=[1-9]`, "RssFile-MiB"), format: fmtMiB},
+		{figure: "agent process, 0 deployments: OS threads", value: m(`^BenchmarkAgentIdle/deployments=0$`, "threads"), format: fmtN},
+		{figure: "agent process, 100 deployments: OS threads", value: m(`^BenchmarkAgentIdle/deployments=[1-9]`, "threads"), format: fmtN},
+	}},
+	{"Convergence: desired put to `running` stored (Nop runtime; floor: bare put + publish + ack)", []row{
+		{figure: "p50", value: m(`^BenchmarkConvergence/agent$`, "p50-ms"), floor: m(`^BenchmarkConvergence/floor$`, "p50-ms"), format: fmtMs},
+		{figure: "p99", value: m(`^BenchmarkConvergence/agent$`, "p99-ms"), floor: m(`^BenchmarkConvergence/floor$`, "p99-ms"), format: fmtMs, checks: []check{atMost(10, "≤ 10 ms"), ratioAtMost(3)}},
+		{figure: "max", value: m(`^BenchmarkConvergence/agent$`, "max-ms"), floor: m(`^BenchmarkConvergence/floor$`, "max-ms"), format: fmtMs},
+		{figure: "p50 of the put to `pending` stored (the first of the two events)", value: m(`^BenchmarkConvergence/agent$`, "pending-p50-ms"), format: fmtMs},
+	}},
+	{"Cold start: agent start to the last `running` stored (floor: the same events published one by one)", []row{
+		{figure: "time to every deployment running", value: m(`^BenchmarkColdStart/agent/`, "ms"), floor: m(`^BenchmarkColdStart/floor/`, "ms"), format: fmtMs, checks: []check{atMost(1000, "≤ 1 s (1,000 deployments)")}},
+		{figure: "events stored per second", value: m(`^BenchmarkColdStart/agent/`, "events/s"), floor: m(`^BenchmarkColdStart/floor/`, "events/s"), format: fmtRate},
+	}},
+	{"Aggregator (fleet/aggregate, 100,000 devices x 10 deployments)", []row{
+		{figure: "Apply throughput, one core (1,000,000 pairs held)", value: m(`^BenchmarkApply$`, "events/s"), format: fmtRate, checks: []check{atLeast(2e6, "≥ 2,000,000/s")}},
+		{figure: "heap per device pair (1,000,000 pairs)", value: m(`^BenchmarkMemoryPerPair$`, "bytes/pair"), format: fmtB, checks: []check{atMost(200, "≤ 200 B")}},
+		{figure: "replay of FLEET_EVENTS into the aggregator (floor: bare ordered consumer)", value: m(`^BenchmarkReplay/aggregate/`, "events/s"), floor: m(`^BenchmarkReplay/bare/`, "events/s"), format: fmtRate, checks: []check{ratioAtLeast(0.5)}},
+		{figure: "fleet sim, unpaced: events stored (floor) / folded live", value: m(`^BenchmarkFleetSim/devices=\d+/rate=max$`, "applied-events/s"), floor: m(`^BenchmarkFleetSim/devices=\d+/rate=max$`, "stored-events/s"), format: fmtRate},
+		{figure: "fleet sim, unpaced: lag when the devices stopped", value: m(`^BenchmarkFleetSim/devices=\d+/rate=max$`, "lag-events"), format: fmtN},
+		{figure: "fleet sim, unpaced: catch-up after the devices stopped", value: m(`^BenchmarkFleetSim/devices=\d+/rate=max$`, "catchup-ms"), format: fmtMs},
+		{figure: "fleet sim, paced: events stored (floor) / folded live", value: m(`^BenchmarkFleetSim/devices=\d+/rate=\d+$`, "applied-events/s"), floor: m(`^BenchmarkFleetSim/devices=\d+/rate=\d+$`, "stored-events/s"), format: fmtRate},
+		{figure: "fleet sim, paced: lag when the devices stopped", value: m(`^BenchmarkFleetSim/devices=\d+/rate=\d+$`, "lag-events"), format: fmtN},
+	}},
+	{"Podman: busybox container started (floor: plain `podman run -d --network none --init`)", []row{
+		{figure: "agent: put to `running` stored, p50", value: m(`^BenchmarkPodman/agent$`, "p50-ms"), floor: m(`^BenchmarkPodman/podman-run$`, "p50-ms"), format: fmtMs, checks: []check{ratioAtMost(1.2)}},
+		{figure: "agent: put to `running` stored, max", value: m(`^BenchmarkPodman/agent$`, "max-ms"), floor: m(`^BenchmarkPodman/podman-run$`, "max-ms"), format: fmtMs},
+	}},
+}
+
+func writeTable(w io.Writer, r results) {
+	fmt.Fprintln(w, "| figure | value | floor (same run) | ratio | target | result |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|---|---|")
+	for _, s := range sections {
+		fmt.Fprintf(w, "| **%s** | | | | | |\n", s.title)
+		for _, row := range s.rows {
+			v, name, ok := r.get(row.value)
+			figure := row.figure
+			if ok {
+				figure += " <sub>" + name + "</sub>"
+			}
+			cells := []string{figure, r.why(row.value), "", "", targets(row.checks), "n/a"}
+			if ok {
+				cells[1] = row.format(v)
+			}
+			ratio := math.NaN()
+			if row.floor.bench != nil {
+				f, _, fok := r.get(row.floor)
+				cells[2] = r.why(row.floor)
+				if fok {
+					cells[2] = row.format(f)
+					if ok && f != 0 {
+						ratio = v / f
+						cells[3] = fmt.Sprintf("%.2fx", ratio)
+					}
+				}
+			}
+			if ok && len(row.checks) > 0 {
+				cells[5] = result(row.checks, v, ratio)
+			} else if len(row.checks) == 0 {
+				cells[5] = "—"
+				if cells[4] == "" {
+					cells[4] = "—"
+				}
+			}
+			fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+		}
+	}
+}
+
+func targets(cs []check) string {
+	var t []string
+	for _, c := range cs {
+		t = append(t, c.text)
+	}
+	return strings.Join(t, ", ")
+}
+
+// result is "pass", or "miss" with the targets missed.
+func result(cs []check, v, ratio float64) string {
+	var missed []string
+	for _, c := range cs {
+		x := v
+		if c.ratio {
+			x = ratio
+		}
+		if math.IsNaN(x) {
+			missed = append(missed, c.text+": no floor")
+			continue
+		}
+		if !c.ok(x) {
+			missed = append(missed, c.text)
+		}
+	}
+	if len(missed) == 0 {
+		return "pass"
+	}
+	return "**miss** (" + strings.Join(missed, "; ") + ")"
+}
+
+// writeSteps lists the runner's steps that did not exit 0.
+func writeSteps(w io.Writer, steps []string) {
+	var bad []string
+	for _, s := range steps {
+		f := strings.Fields(s)
+		if len(f) == 2 && f[1] != "0" {
+			bad = append(bad, fmt.Sprintf("%s (exit status %s)", f[0], f[1]))
+		}
+	}
+	if len(bad) > 0 {
+		fmt.Fprintf(w, "\nSteps that failed: %s. Their figures read \"failed\" or \"not run\"; the raw output says why.\n", strings.Join(bad, ", "))
+	}
+}
+
+func writeDoc(w io.Writer, table, raw []byte, took string) {
+	fmt.Fprintln(w, "# Benchmarks")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Written by `make bench` (bench/run.sh, bench/cmd/benchtable); the benchmarks are in")
+	fmt.Fprintln(w, "`bench/e2e` and `fleet/aggregate`. Targets are reported against, not asserted. A ratio")
+	fmt.Fprintln(w, "is the figure divided by its floor, measured in the same run on the same server.")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "- machine: %s\n", machine())
+	fmt.Fprintf(w, "- Go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if took != "" {
+		fmt.Fprintf(w, "- make bench took %s\n", took)
+	}
+	if knobs := benchEnv(); knobs != "" {
+		fmt.Fprintf(w, "- settings: %s\n", knobs)
+	}
+	fmt.Fprintln(w)
+	w.Write(table)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## How each figure is measured")
+	fmt.Fprintln(w)
+	fmt.Fprint(w, method)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Raw output")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Compare two runs with `benchstat old.txt new.txt` on this block.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "```")
+	w.Write(bytes.TrimRight(raw, "\n"))
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "```")
+}
+
+const method = `- Footprint: ` + "`go build`" + ` of cmd/harmony-agent as a release (static, stripped, no
+  embednats) per architecture. The agent's memory and CPU are those of the real binary,
+  run as its own process (` + "`harmony-agent run`" + `, default settings, process runtime, a podman
+  socket that does not exist) against a nats-server inside the benchmark process, read
+  from /proc/<pid>/status (VmHWM: peak over its life; VmRSS: at the end) and
+  /proc/<pid>/stat (utime+stime over the idle window, BENCH_IDLE). The loaded case runs
+  100 deployments of ` + "`/bin/sleep 3600`" + `, all running before the window opens.
+- Convergence: the agent runs in-process, wired as the daemon wires it (desired watcher,
+  on-disk desired cache, publisher with DeviceInfo, JSON logging at info to io.Discard),
+  with a do-nothing runtime (bench/e2e.Nop). Each change puts a new spec of one of 8
+  deployments; the latency runs from before the put to the server's timestamp of the
+  ` + "`running`" + ` event in FLEET_EVENTS (read back with an ordered consumer). The agent records
+  and publishes ` + "`pending`" + ` then ` + "`running`" + `, each waiting for its ack. The floor does
+  the same put then publishes one event and waits for the ack, timed the same way.
+- Cold start: the deployments are put first; the clock starts when the agent is created
+  (connection included) and stops at the stored timestamp of the last ` + "`running`" + ` event.
+  events/s counts pending and running. The floor publishes the same events one by one.
+- Aggregator: BenchmarkApply and BenchmarkMemoryPerPair of fleet/aggregate, run with
+  -cpu 1. Replay: FLEET_EVENTS filled with 1,000,000 agent-style events (JSON, Msg-Id),
+  read whole with an ordered consumer through the calls harmony-fleet makes (Messages,
+  Next): bare, doing nothing with each message (the floor), and as ` + "`harmony-fleet status`" + `
+  reads the stored events (a copy of its eventReader: metadata, fleet's validating
+  decoder, the subject check, then aggregate.Apply). Fleet sim: 10,000 simulated devices
+  sharing 20 connections publish asynchronously for 15 s, unpaced and then paced at one
+  event per device per second, while the aggregator folds the stream live as
+  ` + "`status --watch`" + ` does (reader goroutine, channel of 64, Apply); stored is what the
+  server acked during the run, folded what the aggregator applied in the same time, lag
+  the difference when the devices stopped. No target was set for the simulation; its
+  rows are for the record.
+- Podman: the in-process agent with the podman runtime on the private podman service of
+  scripts/podman/env.sh, from the put to the stored ` + "`running`" + ` event, against the podman CLI
+  (` + "`podman run -d --network none --init IMAGE sleep 3600`" + `) on the same storage until it
+  returns. One untimed container warms each path up; removals are off the clock.
+`
+
+// machine describes this host: CPU model, cores, memory, kernel, load.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := "unknown memory"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				if f := strings.Fields(rest); len(f) == 2 {
+					if kb, err := strconv.ParseFloat(f[0], 64); err == nil {
+						mem = fmt.Sprintf("%.1f GiB memory", kb/(1<<20))
+					}
+				}
+			}
+		}
+	}
+	kernel := ""
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = ", Linux " + strings.TrimSpace(string(b))
+	}
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			load = fmt.Sprintf(" (load average at the end: %s %s %s; the machine is shared)", f[0], f[1], f[2])
+		}
+	}
+	return fmt.Sprintf("%s, %d cores, %s%s%s", model, runtime.NumCPU(), mem, kernel, load)
+}
+
+// benchEnv lists the BENCH_* settings of this run.
+func benchEnv() string {
+	var kv []string
+	for _, e := range os.Environ() {
+		if strings.HasPrefix(e, "BENCH_") {
+			kv = append(kv, "`"+e+"`")
+		}
+	}
+	slices.Sort(kv)
+	return strings.Join(kv, " ")
+}
+
+// thousands formats v rounded, with a comma between thousands.
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(math.Round(v)), 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// fmtSig formats v with three significant digits (no exponent).
+func fmtSig(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	}
+}

@@ -1,0 +1,72 @@
+//go:build embednats
+
+package e2e
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// The sizes of the benchmarks. Each is read from its environment variable;
+// unset, it takes its full value, or its quick value when BENCH_QUICK is
+// set (to anything but 0). The iteration counts (changes, cold starts,
+// podman runs) are -benchtime=Nx, set by bench/run.sh.
+//
+//	BENCH_IDLE              idle window of BenchmarkAgentIdle (60s; quick 10s)
+//	BENCH_IDLE_DEPLOYMENTS  deployments of its loaded case (100)
+//	BENCH_AGENT_ENV         KEY=VALUE words added to the agent process's
+//	                        environment (e.g. GODEBUG=gctrace=1)
+//	BENCH_AGENT_LOG_DIR     keep the agent process's log there, as
+//	                        agent-<device>.log (default: a temporary directory)
+//	BENCH_ARCHES            BenchmarkBinarySize's targets (amd64 arm64 armv7)
+//	BENCH_COLD_DEPLOYMENTS  desired deployments at a cold start (1000; quick 200)
+//	BENCH_REPLAY_EVENTS     events in the replayed stream (1000000; quick 100000)
+//	BENCH_SIM_DEVICES       simulated devices (10000; quick 2000)
+//	BENCH_SIM_DEPLOYMENTS   deployments per simulated device (5)
+//	BENCH_SIM_CONNS         connections the devices share (20)
+//	BENCH_SIM_DURATION      how long the devices publish (20s; quick 5s)
+//	BENCH_SIM_RATE          total events/s the devices offer; 0 as fast as the server acks (0)
+
+// quick reports whether BENCH_QUICK asks for a short run.
+func quick() bool {
+	v := os.Getenv("BENCH_QUICK")
+	return v != "" && v != "0"
+}
+
+// envInt returns the integer in environment variable name, or full (short
+// when quick).
+func envInt(b *testing.B, name string, full, short int) int {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if quick() {
+			return short
+		}
+		return full
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		b.Fatalf("%s=%q: want a non-negative integer", name, v)
+	}
+	return n
+}
+
+// envDuration returns the duration in environment variable name, or full
+// (short when quick).
+func envDuration(b *testing.B, name string, full, short time.Duration) time.Duration {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if quick() {
+			return short
+		}
+		return full
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		b.Fatalf("%s=%q: want a positive duration such as 60s", name, v)
+	}
+	return d
+}
