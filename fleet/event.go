@@ -36,17 +36,41 @@ func (e StateChangeEvent) Validate() error {
 	return nil
 }
 
-// UnmarshalJSON decodes and validates; unknown fields are ignored.
+// eventJSON is the wire form of a StateChangeEvent, decoded in one pass
+// (no nested UnmarshalJSON re-scanning the transition): a central reader
+// decodes every event of a fleet.
+type eventJSON struct {
+	DeviceID   DeviceID       `json:"device_id"`
+	Deployment DeploymentName `json:"deployment"`
+	Revision   Revision       `json:"revision"`
+	Transition transitionJSON `json:"transition"`
+	At         time.Time      `json:"at"`
+}
+
+// DecodeEvent decodes and validates one event; unknown fields are ignored.
+// It is json.Unmarshal into a StateChangeEvent without the second
+// validating scan that a custom UnmarshalJSON costs: readers of a fleet's
+// stream decode millions.
+func DecodeEvent(data []byte) (StateChangeEvent, error) {
+	var w eventJSON
+	if err := json.Unmarshal(data, &w); err != nil {
+		return StateChangeEvent{}, fmt.Errorf("state change event: %w", err)
+	}
+	e := StateChangeEvent{DeviceID: w.DeviceID, Deployment: w.Deployment, Revision: w.Revision,
+		Transition: w.Transition.value(), At: w.At}
+	if err := e.Validate(); err != nil {
+		return StateChangeEvent{}, fmt.Errorf("state change event: %w", err)
+	}
+	return e, nil
+}
+
+// UnmarshalJSON decodes and validates, as DecodeEvent.
 func (e *StateChangeEvent) UnmarshalJSON(b []byte) error {
-	type plain StateChangeEvent
-	var v plain
-	if err := json.Unmarshal(b, &v); err != nil {
-		return fmt.Errorf("state change event: %w", err)
+	v, err := DecodeEvent(b)
+	if err != nil {
+		return err
 	}
-	if err := StateChangeEvent(v).Validate(); err != nil {
-		return fmt.Errorf("state change event: %w", err)
-	}
-	*e = StateChangeEvent(v)
+	*e = v
 	return nil
 }
 

@@ -85,18 +85,25 @@ func (t LifecycleTransition) MarshalJSON() ([]byte, error) {
 	return json.Marshal(appliedJSON{Kind: t.Kind, From: optional(t.From), To: t.To, LastError: optional(t.LastError)})
 }
 
+// transitionJSON is the decoded wire form of every transition shape.
+type transitionJSON struct {
+	Kind      TransitionKind `json:"kind"`
+	From      *Phase         `json:"from"`
+	To        *Phase         `json:"to"`
+	LastError *string        `json:"last_error"`
+}
+
+func (w transitionJSON) value() LifecycleTransition {
+	return LifecycleTransition{Kind: w.Kind, From: deref(w.From), To: deref(w.To), LastError: deref(w.LastError)}
+}
+
 // UnmarshalJSON decodes and validates; unknown fields are ignored.
 func (t *LifecycleTransition) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		Kind      TransitionKind `json:"kind"`
-		From      *Phase         `json:"from"`
-		To        *Phase         `json:"to"`
-		LastError *string        `json:"last_error"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	var w transitionJSON
+	if err := json.Unmarshal(b, &w); err != nil {
 		return fmt.Errorf("transition: %w", err)
 	}
-	v := LifecycleTransition{Kind: raw.Kind, From: deref(raw.From), To: deref(raw.To), LastError: deref(raw.LastError)}
+	v := w.value()
 	if err := v.Validate(); err != nil {
 		return err
 	}

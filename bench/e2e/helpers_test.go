@@ -130,7 +130,7 @@ func startAgent(b *testing.B, url string, device fleet.DeviceID, rts map[fleet.R
 	if err != nil {
 		b.Fatalf("NewEpoch: %v", err)
 	}
-	cache, err := desired.OpenCache(filepath.Join(stateDir, "desired"))
+	cache, err := desired.OpenCache(filepath.Join(stateDir, "desired.json"))
 	if err != nil {
 		b.Fatalf("OpenCache: %v", err)
 	}

@@ -29,7 +29,7 @@ const (
 // them (JSON, Msg-Id), then reads the whole stream with an ordered
 // consumer: bare (the floor: read each message, nothing more), and
 // aggregate (harmony-fleet status's read of the stored events, see
-// statusReader: metadata, fleet's validating decoder, the subject check,
+// publisher.EventReader: metadata, fleet's validating decoder, the subject check,
 // then aggregate.Apply). One op is one replay of the
 // stream; run it with -benchtime=1x. Metric: events/s. Target: aggregate
 // >= 0.5x bare.
@@ -51,16 +51,18 @@ func BenchmarkReplay(b *testing.B) {
 			// harmony-fleet status: every event stored, folded in order.
 			r := openStatusReader(b, env.js)
 			a := aggregate.New()
-			for r.backlog() {
-				e, err := r.next(context.Background())
+			var read uint64
+			for r.Backlog() {
+				e, seq, err := nextEvent(context.Background(), b, r)
 				if err != nil {
 					b.Fatalf("read event: %v", err)
 				}
 				a.Apply(e)
+				read = seq
 			}
-			r.msgs.Stop()
-			if r.read != uint64(n) {
-				b.Fatalf("read up to event %d, want %d", r.read, n)
+			r.Stop()
+			if read != uint64(n) {
+				b.Fatalf("read up to event %d, want %d", read, n)
 			}
 			pairs = a.Len()
 		}

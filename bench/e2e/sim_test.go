@@ -176,7 +176,7 @@ func simConn(ctx context.Context, b *testing.B, url string, c, conns, devices, d
 
 // watchLive folds every event published from now on into an aggregator
 // as harmony-fleet status --watch does (watchStatus in
-// cmd/harmony-fleet/status.go): a reader goroutine (statusReader) hands
+// cmd/harmony-fleet/status.go): a reader goroutine (publisher.EventReader) hands
 // the events through a channel of 64 to the goroutine that applies them,
 // counting them in folded. The returned function stops both and waits.
 func watchLive(b *testing.B, js jetstream.JetStream, folded *atomic.Uint64) (stop func()) {
@@ -189,7 +189,7 @@ func watchLive(b *testing.B, js jetstream.JetStream, folded *atomic.Uint64) (sto
 	events := make(chan fleet.StateChangeEvent, 64)
 	wg.Go(func() {
 		for {
-			e, err := r.next(ctx)
+			e, _, err := nextEvent(ctx, b, r)
 			if err != nil {
 				if ctx.Err() == nil {
 					b.Errorf("read event: %v", err)
@@ -218,7 +218,7 @@ func watchLive(b *testing.B, js jetstream.JetStream, folded *atomic.Uint64) (sto
 	return func() {
 		cancel()
 		wg.Wait()
-		r.msgs.Stop()
+		r.Stop()
 	}
 }
 

@@ -100,7 +100,7 @@ func daemon(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	defer closeRuntimes()
 
 	var cache *desired.Cache
-	if c, err := desired.OpenCache(filepath.Join(cfg.StateDir, "desired")); err != nil {
+	if c, err := desired.OpenCache(filepath.Join(cfg.StateDir, "desired.json")); err != nil {
 		log.Error("desired-state cache unusable; an offline boot will wait for NATS", zap.Error(err))
 	} else {
 		cache = c

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/publisher"
 )
 
 const eventsHelp = `Usage: harmony-fleet events [--device ID] [--deployment NAME] [--follow] [flags]
@@ -63,19 +64,19 @@ func cmdEvents(ctx context.Context, out ioStreams, args []string) error {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	defer nc.Close()
-	r, err := openEvents(ctx, js, eventsFilter(id, name), conn.timeout)
+	r, err := publisher.OpenEvents(ctx, js, eventsFilter(id, name), conn.timeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	defer r.stop()
+	defer r.Stop()
 
 	p := eventPrinter{w: out.stdout, json: *output == outputJSON}
 	if !p.json {
 		p.tw = newTable(out.stdout)
 		row(p.tw, "TIME", "DEVICE", "DEPLOYMENT", "REVISION", "KIND", "TRANSITION", "ERROR")
 	}
-	for *follow || r.backlog() {
-		re, err := r.next(ctx)
+	for *follow || r.Backlog() {
+		re, err := r.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil && *follow {
 				return p.flush() // interrupted: the normal end of --follow

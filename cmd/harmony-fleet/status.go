@@ -9,6 +9,7 @@ import (
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/fleet/aggregate"
+	"github.com/harmony-edge/harmony-agent/internal/publisher"
 )
 
 const statusHelp = `Usage: harmony-fleet status [NAME] [--watch] [flags]
@@ -86,18 +87,18 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 	if name != "" {
 		filter = fleet.DeploymentEventsSubject(name)
 	}
-	r, err := openEvents(ctx, js, filter, conn.timeout)
+	r, err := publisher.OpenEvents(ctx, js, filter, conn.timeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	defer r.stop()
+	defer r.Stop()
 
 	// Every event stored, then every snapshot: the order fleet/aggregate
 	// is built for.
 	agg := aggregate.New()
 	var badEvents []error
-	for r.backlog() {
-		re, err := r.next(ctx)
+	for r.Backlog() {
+		re, err := r.Next(ctx)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
@@ -140,19 +141,19 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 // watchStatus folds the events r reads and the snapshots iw sees into agg
 // and calls show when agg changed, at most once per watchInterval, until
 // ctx is done (which is not an error).
-func watchStatus(ctx context.Context, r *eventReader, iw *infoWatch, agg *aggregate.Aggregator, show func() error, stderr io.Writer) error {
+func watchStatus(ctx context.Context, r *publisher.EventReader, iw *infoWatch, agg *aggregate.Aggregator, show func() error, stderr io.Writer) error {
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
 
 	// events lets the reader run a little ahead of folding and printing.
-	events := make(chan readEvent, 64)
+	events := make(chan publisher.ReadEvent, 64)
 	// readErr takes the reader's one last error.
 	readErr := make(chan error, 1)
 	wg.Go(func() {
 		for {
-			re, err := r.next(rctx)
+			re, err := r.Next(rctx)
 			if err != nil {
 				readErr <- err
 				return

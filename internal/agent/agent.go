@@ -185,6 +185,11 @@ func (a *Agent) Run(ctx context.Context, updates <-chan desired.Update) error {
 	for kind, rt := range a.cfg.Runtimes {
 		wg.Go(func() { a.watchRuntime(ctx, kind, rt) })
 	}
+	if a.cfg.Cache != nil {
+		wg.Go(func() {
+			a.cfg.Cache.Run(ctx, func(err error) { a.log.Warn("desired-state cache not saved", zap.Error(err)) })
+		})
+	}
 
 	if a.cfg.Cache != nil {
 		entries, err := a.cfg.Cache.Load()
@@ -293,17 +298,7 @@ func (a *Agent) Recent() []reconciler.RecordedTransition {
 // fromNATS is false for the cached state read at start.
 func (a *Agent) apply(u desired.Update, fromNATS bool) {
 	if fromNATS && a.cfg.Cache != nil {
-		var err error
-		if u.Full {
-			err = a.cfg.Cache.Replace(u.Entries)
-		} else {
-			for _, e := range u.Entries {
-				err = errors.Join(err, a.cfg.Cache.Store(e))
-			}
-		}
-		if err != nil {
-			a.log.Warn("write desired-state cache", zap.Error(err))
-		}
+		a.cfg.Cache.Apply(u) // no I/O: the cache's own goroutine writes
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
