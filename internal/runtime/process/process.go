@@ -79,9 +79,6 @@ type Runtime struct {
 	logCheckInterval time.Duration
 	logf             func(string, ...any)
 
-	// wakeR and wakeW are a pipe: Close closes wakeW, which makes wakeR
-	// readable in every poll(2) a waiter is blocked in.
-	wakeR, wakeW int
 	// closing is closed by Close.
 	closing chan struct{}
 	// wg counts the reapers, the adopted-process watchers and the log
@@ -175,11 +172,6 @@ func New(cfg Config) (*Runtime, error) {
 	if r.logf == nil {
 		r.logf = func(string, ...any) {}
 	}
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("create wake pipe: %w", err)
-	}
-	r.wakeR, r.wakeW = p[0], p[1]
 	if err := r.adopt(); err != nil {
 		_ = r.Close()
 		return nil, err
@@ -246,14 +238,7 @@ func (r *Runtime) Close() error {
 	r.closed = true
 	close(r.closing)
 	r.mu.Unlock()
-	err := unix.Close(r.wakeW)
 	r.wg.Wait()
-	if cerr := unix.Close(r.wakeR); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("close process runtime: %w", err)
-	}
 	return nil
 }
 
@@ -555,39 +540,56 @@ func (r *Runtime) finish(p *proc, code int) {
 }
 
 // waitExit blocks until the process exits (true) or the runtime closes
-// (false). It polls a pidfd, or /proc where pidfd_open fails.
+// (false). It waits on a non-blocking pidfd through Go's poller, so a
+// supervised process costs a goroutine, not a parked OS thread (100
+// processes were 100 threads and ~2 MiB of RSS); it polls /proc where
+// pidfd_open fails.
 func (r *Runtime) waitExit(pid int, startTime uint64) bool {
-	fd, err := unix.PidfdOpen(pid, 0)
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if errors.Is(err, unix.ESRCH) {
 		return true
 	}
 	if err != nil {
 		return r.pollExit(pid, startTime)
 	}
-	defer unix.Close(fd)
+	f := os.NewFile(uintptr(fd), "pidfd") // non-blocking: registered with the poller
+	defer f.Close()
 	// The pidfd pins the pid: if it is still ours now, the pidfd is ours.
 	if !alive(pid, startTime) {
 		return true
 	}
-	fds := []unix.PollFd{
-		{Fd: int32(fd), Events: unix.POLLIN},
-		{Fd: int32(r.wakeR), Events: unix.POLLIN},
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return r.pollExit(pid, startTime)
 	}
-	for {
-		_, err := unix.Poll(fds, -1)
-		if errors.Is(err, unix.EINTR) {
-			continue
+	// Close wakes the wait below through a read deadline; this goroutine
+	// is waited for before waitExit returns.
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	defer func() { close(done); wg.Wait() }()
+	wg.Go(func() {
+		select {
+		case <-r.closing:
+			_ = f.SetReadDeadline(time.Unix(1, 0))
+		case <-done:
 		}
-		if err != nil {
-			r.logf("poll pidfd of pid %d: %v; polling /proc instead", pid, err)
-			return r.pollExit(pid, startTime)
-		}
-		if fds[0].Revents != 0 {
-			return true
-		}
-		if fds[1].Revents != 0 {
-			return false
-		}
+	})
+	exited := false
+	err = rc.Read(func(fd uintptr) bool {
+		// A pidfd is readable once the process has exited; until then
+		// returning false parks this goroutine in the poller.
+		n, perr := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		exited = perr == nil && n > 0
+		return exited
+	})
+	switch {
+	case exited:
+		return true
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return false
+	default:
+		r.logf("wait for pid %d on its pidfd: %v; polling /proc instead", pid, err)
+		return r.pollExit(pid, startTime)
 	}
 }
 

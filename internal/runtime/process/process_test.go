@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -696,5 +697,41 @@ func TestPollExit(t *testing.T) {
 				t.Fatal("pollExit did not return")
 			}
 		})
+	}
+}
+
+// threads returns how many OS threads this process has.
+func threads(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no Threads: line in /proc/self/status")
+	return 0
+}
+
+// TestWaitingCostsNoThread: a supervised process is waited for through the
+// poller, so 50 of them do not park 50 OS threads (they did when each
+// waiter blocked in poll(2)).
+func TestWaitingCostsNoThread(t *testing.T) {
+	h := newHarness(t)
+	r := h.runtime(Config{})
+	before := threads(t)
+	const n = 50
+	for i := range n {
+		h.apply(r, workload(fleet.DeploymentName(fmt.Sprintf("sleep%d", i)), spec("/bin/sleep", "3600")))
+	}
+	if got := threads(t) - before; got >= n/2 {
+		t.Fatalf("%d supervised processes added %d OS threads, want far fewer than %d", n, got, n)
 	}
 }
