@@ -96,28 +96,8 @@ func cmdApply(ctx context.Context, out ioStreams, args []string) error {
 	}
 	hash := fleet.SpecHash(spec)
 
-	nc, js, err := conn.connect(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	defer nc.Close()
-	kv, err := openBucket(ctx, js, fleet.DesiredStateBucket)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	devices, err := resolveTargets(ctx, js, t, targets.selector, conn.timeout, true, out.stderr)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-
-	results := make([]keyResult, 0, len(devices))
-	for _, d := range devices {
-		results = append(results, applyKey(ctx, kv, d, name, value))
-	}
-	if err := printKeys(out.stdout, *output, keysJSON{Deployment: name, SpecHash: hash, Keys: results}); err != nil {
-		return err
-	}
-	return failures(cmd, results)
+	return eachKey(ctx, out, cmd, conn, t, targets.selector, true, *output, keysJSON{Deployment: name, SpecHash: hash},
+		func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult { return applyKey(ctx, kv, d, name, value) })
 }
 
 // applyKey writes value under device's key of deployment name unless the
@@ -142,6 +122,35 @@ func applyKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID,
 	}
 	r.Revision = rev
 	return r
+}
+
+// eachKey connects, resolves the target devices (warnMissing: say when a
+// named device has no snapshot yet), calls do for each device's key in
+// the desired-state bucket, prints the results into report and fails
+// when any key failed: the common body of apply and delete.
+func eachKey(ctx context.Context, out ioStreams, cmd string, conn *connFlags, t target, selector string, warnMissing bool,
+	output string, report keysJSON, do func(jetstream.KeyValue, fleet.DeviceID) keyResult) error {
+	nc, js, err := conn.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	defer nc.Close()
+	kv, err := openBucket(ctx, js, fleet.DesiredStateBucket)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	devices, err := resolveTargets(ctx, js, t, selector, conn.timeout, warnMissing, out.stderr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	report.Keys = make([]keyResult, 0, len(devices))
+	for _, d := range devices {
+		report.Keys = append(report.Keys, do(kv, d))
+	}
+	if err := printKeys(out.stdout, output, report); err != nil {
+		return err
+	}
+	return failures(cmd, report.Keys)
 }
 
 // parseTargeted parses what apply and delete share: NAME, the target,
@@ -173,28 +182,8 @@ func cmdDelete(ctx context.Context, out ioStreams, args []string) error {
 		return err
 	}
 
-	nc, js, err := conn.connect(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	defer nc.Close()
-	kv, err := openBucket(ctx, js, fleet.DesiredStateBucket)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	devices, err := resolveTargets(ctx, js, t, targets.selector, conn.timeout, false, out.stderr)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-
-	results := make([]keyResult, 0, len(devices))
-	for _, d := range devices {
-		results = append(results, deleteKey(ctx, kv, d, name))
-	}
-	if err := printKeys(out.stdout, *output, keysJSON{Deployment: name, Keys: results}); err != nil {
-		return err
-	}
-	return failures(cmd, results)
+	return eachKey(ctx, out, cmd, conn, t, targets.selector, false, *output, keysJSON{Deployment: name},
+		func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult { return deleteKey(ctx, kv, d, name) })
 }
 
 // deleteKey deletes device's key of deployment name when it exists.
