@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/spf13/pflag"
 
@@ -94,6 +95,9 @@ func parseFlags(name, help string, args []string, stdout io.Writer, defines ...f
 func loadConfig(f commonFlags) (config.Config, string, error) {
 	path := config.ResolvePath(f.config)
 	cfg, err := config.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cfg, path, usageErrorf("config %s:\n%v\n(give --config FILE or set %s; configs/agent.yaml documents every key)", path, err, config.PathEnv)
+	}
 	if err != nil {
 		return cfg, path, usageErrorf("config %s:\n%v", path, err)
 	}
