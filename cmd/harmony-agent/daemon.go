@@ -262,16 +262,28 @@ func statusLine(connected bool, s agent.Summary, st publisher.Stats) string {
 func openRuntimes(cfg config.Config, log *zap.Logger) (map[fleet.RuntimeKind]runtime.Runtime, func()) {
 	rts := make(map[fleet.RuntimeKind]runtime.Runtime)
 	var closers []func()
-	dir := filepath.Join(cfg.StateDir, "process")
-	proc, err := process.New(process.Config{StateDir: dir, Logf: log.Named("process").Sugar().Infof})
-	if err != nil {
-		err = fmt.Errorf("process runtime unusable (state_dir %s): %w", cfg.StateDir, err)
-		log.Error("process deployments will fail until the agent restarts with a usable state directory", zap.Error(err))
-		rts[fleet.RuntimeProcess] = unusable{err}
+	var proc *process.Runtime
+	openProc := func() (runtime.Runtime, error) {
+		p, err := process.New(process.Config{StateDir: filepath.Join(cfg.StateDir, "process"), Logf: log.Named("process").Sugar().Infof})
+		if err != nil {
+			return nil, fmt.Errorf("process runtime unusable (state_dir %s): %w", cfg.StateDir, err)
+		}
+		proc = p
+		return p, nil
+	}
+	if _, err := openProc(); err != nil {
+		log.Error("process deployments fail until the state directory is usable; retrying", zap.Error(err))
+		rts[fleet.RuntimeProcess] = &reopening{open: openProc, log: log.Named("process")}
 	} else {
 		rts[fleet.RuntimeProcess] = proc
-		closers = append(closers, func() { _ = proc.Close() })
 	}
+	// proc is set by a later successful open too; the agent has stopped
+	// using the runtimes when this closer runs.
+	closers = append(closers, func() {
+		if proc != nil {
+			_ = proc.Close()
+		}
+	})
 	if cfg.Runtime.Podman.Socket != "" {
 		pm, err := podman.New(podman.Config{
 			Socket:  cfg.Runtime.Podman.Socket,
@@ -294,33 +306,83 @@ func openRuntimes(cfg config.Config, log *zap.Logger) (map[fleet.RuntimeKind]run
 	}
 }
 
-// unusable is a runtime that could not be opened: every call fails with
-// why, so its deployments are failed with that last_error (and retried),
-// while the other runtimes' deployments carry on.
-type unusable struct{ err error }
+// reopening stands for a runtime that could not be opened (a state
+// directory not writable yet): every call first tries to open it again.
+// Until that works each call fails with why, so its deployments are
+// failed with that last_error and retried with backoff, while the other
+// runtimes' deployments carry on; once it opens, they converge by
+// themselves.
+type reopening struct {
+	open func() (runtime.Runtime, error)
+	log  *zap.Logger
 
-var _ runtime.Runtime = unusable{}
-
-func (u unusable) Apply(context.Context, runtime.Workload) (runtime.Status, error) {
-	return runtime.Status{}, u.err
+	mu sync.Mutex
+	rt runtime.Runtime // nil until open succeeds; guarded by mu
 }
 
-func (u unusable) Observe(context.Context, fleet.DeviceID, fleet.DeploymentName) (runtime.Status, error) {
-	return runtime.Status{}, u.err
+var _ runtime.Runtime = (*reopening)(nil)
+
+func (r *reopening) get() (runtime.Runtime, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rt != nil {
+		return r.rt, nil
+	}
+	rt, err := r.open()
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("runtime usable again")
+	r.rt = rt
+	return rt, nil
 }
 
-func (u unusable) Remove(context.Context, fleet.DeviceID, fleet.DeploymentName, time.Duration) error {
-	return u.err
+func (r *reopening) Apply(ctx context.Context, w runtime.Workload) (runtime.Status, error) {
+	rt, err := r.get()
+	if err != nil {
+		return runtime.Status{}, err
+	}
+	return rt.Apply(ctx, w)
 }
 
-func (u unusable) List(context.Context, fleet.DeviceID) ([]runtime.Status, error) { return nil, u.err }
-
-func (u unusable) LogTail(context.Context, fleet.DeviceID, fleet.DeploymentName, int) (string, error) {
-	return "", nil
+func (r *reopening) Observe(ctx context.Context, d fleet.DeviceID, n fleet.DeploymentName) (runtime.Status, error) {
+	rt, err := r.get()
+	if err != nil {
+		return runtime.Status{}, err
+	}
+	return rt.Observe(ctx, d, n)
 }
 
-// Watch has no events to give: it waits for ctx.
-func (u unusable) Watch(ctx context.Context, _ fleet.DeviceID, _ func(fleet.DeploymentName)) error {
-	<-ctx.Done()
-	return ctx.Err()
+func (r *reopening) Remove(ctx context.Context, d fleet.DeviceID, n fleet.DeploymentName, grace time.Duration) error {
+	rt, err := r.get()
+	if err != nil {
+		return err
+	}
+	return rt.Remove(ctx, d, n, grace)
+}
+
+func (r *reopening) List(ctx context.Context, d fleet.DeviceID) ([]runtime.Status, error) {
+	rt, err := r.get()
+	if err != nil {
+		return nil, err
+	}
+	return rt.List(ctx, d)
+}
+
+func (r *reopening) LogTail(ctx context.Context, d fleet.DeviceID, n fleet.DeploymentName, max int) (string, error) {
+	rt, err := r.get()
+	if err != nil {
+		return "", nil
+	}
+	return rt.LogTail(ctx, d, n, max)
+}
+
+// Watch returns the open error at once, so the agent tries again after a
+// pause, and follows the runtime's feed once it opens.
+func (r *reopening) Watch(ctx context.Context, d fleet.DeviceID, changed func(fleet.DeploymentName)) error {
+	rt, err := r.get()
+	if err != nil {
+		return err
+	}
+	return rt.Watch(ctx, d, changed)
 }

@@ -354,6 +354,20 @@ func TestStateDirUnusable(t *testing.T) {
 	if _, exited := a.exitedNow(); exited {
 		t.Fatal("the agent exited; it must keep reconciling")
 	}
+
+	// The state directory becomes usable (say a disk was mounted): the
+	// runtime opens on a retry and web runs, with no agent restart.
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(file, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h.waitEvents("web running once the state directory is usable", h.deploymentEvents("web"),
+		lastIs(fleet.Applied(fleet.PhaseFailed, fleet.PhaseRunning, "")))
+	if h.pidIn(state, "web") == 0 { // also tracks it: killed at cleanup
+		t.Fatal("web reported running, but its pid file under the state directory names no live process")
+	}
 	if code := a.stop(); code != exitOK {
 		t.Errorf("exit code = %d, want %d", code, exitOK)
 	}
