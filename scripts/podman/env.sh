@@ -44,7 +44,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	log "installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get -o DPkg::Lock::Timeout=600 update >&2
-	apt-get -o DPkg::Lock::Timeout=600 install -y "${missing[@]}" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y "${missing[@]}" >&2
 fi
 command -v podman >/dev/null || die "podman not found after install"
 
