@@ -39,6 +39,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
 	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/internal/runtime/process"
 )
 
 const (
@@ -730,36 +731,15 @@ func (h *harness) killWorkloads() {
 	}
 }
 
-// procStat reads the state and start time of pid from /proc.
-func procStat(pid int) (state byte, start uint64, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, 0, false
-	}
-	start, err = strconv.ParseUint(f[22-3], 10, 64)
-	return f[0][0], start, err == nil
-}
-
 // startTime is pid's start time, 0 when there is no such process.
 func startTime(pid int) uint64 {
-	_, start, _ := procStat(pid)
+	start, _ := process.StartTime(pid)
 	return start
 }
 
 // alive reports whether pid is the process started at start and has not
 // exited (a zombie has).
-func alive(pid int, start uint64) bool {
-	state, s, ok := procStat(pid)
-	return ok && s == start && state != 'Z' && state != 'X'
-}
+func alive(pid int, start uint64) bool { return process.Alive(pid, start) }
 
 // environ returns the environment of process pid.
 func environ(t *testing.T, pid int) []string {

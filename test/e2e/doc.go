@@ -10,9 +10,8 @@
 // started again, the server restarted on the same store.
 //
 // Its files carry the embednats build tag, like every test that needs a
-// nats-server, so `go test -tags embednats ./...` (make test) runs it;
-// `go test -short` skips it. It imports the standard library and
-// golang.org/x/sys/unix only: what it knows of the system it learns from
-// the CLI's -o json output, the pid files of the process runtime and the
-// podman CLI.
+// nats-server, so `go test -tags embednats ./...` (make test) runs it. What
+// it knows of the system it learns from the CLI's -o json output, the pid
+// files of the process runtime (checked with process.Alive, the runtime's
+// own test for pid reuse) and the podman CLI.
 package e2e

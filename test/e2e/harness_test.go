@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/harmony-edge/harmony-agent/internal/runtime/process"
 )
 
 const (
@@ -642,30 +644,9 @@ func (e *fleetEnv) track(r pidRecord) {
 	e.workloads[r.PID] = r.StartTime
 }
 
-// procStat reads the state and start time (field 22) of pid.
-func procStat(pid int) (state byte, start uint64, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, 0, false
-	}
-	start, err = strconv.ParseUint(f[22-3], 10, 64)
-	return f[0][0], start, err == nil
-}
-
 // alive reports whether the process r names runs: same start time, not a
 // zombie (an orphan's zombie waits for whoever reaps it).
-func alive(r pidRecord) bool {
-	state, start, ok := procStat(r.PID)
-	return ok && start == r.StartTime && state != 'Z' && state != 'X'
-}
+func alive(r pidRecord) bool { return process.Alive(r.PID, r.StartTime) }
 
 // podmanContainers lists the ids of the containers of device, running or
 // not, with the podman CLI (the environment of scripts/podman/env.sh).
@@ -731,7 +712,7 @@ func (e *fleetEnv) cleanup() {
 	workloads := e.workloads
 	e.mu.Unlock()
 	for pid, start := range workloads {
-		if _, st, ok := procStat(pid); ok && st == start {
+		if st, ok := process.StartTime(pid); ok && st == start {
 			_ = unix.Kill(-pid, unix.SIGKILL)
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}

@@ -70,8 +70,20 @@ func readStat(pid int) (procStat, error) {
 	return parseStat(b)
 }
 
-// alive reports whether pid is the process that started at startTime and
+// StartTime reports when pid started (field 22 of /proc/<pid>/stat, clock
+// ticks after boot; the start_time of a pid file), for a running process or
+// a zombie; false when there is no such process. With it, a pid can be told
+// from a later process that reuses it.
+func StartTime(pid int) (uint64, bool) {
+	st, err := readStat(pid)
+	return st.StartTime, err == nil
+}
+
+// Alive reports whether pid is the process that started at startTime and
 // has not exited (a zombie has exited; a stopped process is alive).
+func Alive(pid int, startTime uint64) bool { return alive(pid, startTime) }
+
+// alive is Alive, for the package's own use.
 func alive(pid int, startTime uint64) bool {
 	st, err := readStat(pid)
 	return err == nil && st.StartTime == startTime && !st.dead()
