@@ -74,3 +74,54 @@ func DeploymentEventsSubject(n DeploymentName) string {
 func MsgID(d DeviceID, r Revision) string {
 	return fmt.Sprintf("%s.%d.%d", d, r.AgentEpoch, r.Sequence)
 }
+
+// Central records, device operations and the inbox prefix (ARCHITECTURE
+// 3.7, 3.9, 8.1, 11). Tests lock their literal values.
+const (
+	// DeviceRegistryBucket holds a DeviceRecord under DeviceRegistryKey,
+	// written by operators only: its labels are the ones selectors match.
+	DeviceRegistryBucket = "device-registry"
+	// DeploymentsBucket holds fleet deployments under DeploymentKey.
+	DeploymentsBucket = "deployments"
+	// RolloutsBucket holds each fleet deployment's rollout status under
+	// RolloutKey, written by the acting controller.
+	RolloutsBucket = "rollouts"
+	// ControllerBucket holds the controller lease under LeaderKey.
+	ControllerBucket = "fleet-controller"
+	// LeaderKey is the key of the controller lease in ControllerBucket.
+	LeaderKey = "leader"
+	// DeviceOpsSubjectPrefix is the first two tokens of every device
+	// operation subject.
+	DeviceOpsSubjectPrefix = "fleet.device"
+	// InboxPrefixBase is what every client's custom inbox prefix starts
+	// with; an agent's is InboxPrefix(device).
+	InboxPrefixBase = "_INBOX_"
+
+	// OpLogs asks for a workload's output.
+	OpLogs = "logs"
+	// OpRestart asks for a workload to be stopped and started.
+	OpRestart = "restart"
+	// OpPing asks for the agent's version, epoch and connection state.
+	OpPing = "ping"
+)
+
+// DeviceRegistryKey is d's key in the device-registry bucket.
+func DeviceRegistryKey(d DeviceID) string { return string(d) }
+
+// DeploymentKey is fleet deployment n's key in the deployments bucket.
+func DeploymentKey(n DeploymentName) string { return string(n) }
+
+// RolloutKey is fleet deployment n's key in the rollouts bucket.
+func RolloutKey(n DeploymentName) string { return string(n) }
+
+// DeviceOpSubject is the request subject of operation op on device d.
+func DeviceOpSubject(d DeviceID, op string) string {
+	return DeviceOpsSubjectPrefix + "." + string(d) + "." + op
+}
+
+// DeviceOpsSubjects is the filter for every operation of device d.
+func DeviceOpsSubjects(d DeviceID) string { return DeviceOpsSubjectPrefix + "." + string(d) + ".>" }
+
+// InboxPrefix is the custom inbox prefix of device d's connection, so its
+// permissions never need _INBOX.> (through which every reply is readable).
+func InboxPrefix(d DeviceID) string { return InboxPrefixBase + string(d) }
