@@ -37,11 +37,21 @@ run: build-dev ## run the agent on its embedded default (NATS in-process, proces
 	mkdir -p $(CURDIR)/.dev-state
 	HARMONY_AGENT_STATE_DIR=$(CURDIR)/.dev-state ./bin/harmony-agent run --dev --config configs/dev.yaml
 
+# staticcheck is pinned; make lint installs it into $(GOBIN) when missing
+# (or of another version) from the Go module proxy.
+STATICCHECK_VERSION ?= v0.8.2
+GOBIN       ?= $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN)/staticcheck
+
 .PHONY: lint
-lint: ## go vet (both build tag sets) and a gofmt check
+lint: ## go vet and staticcheck (both build tag sets) and a gofmt check
 	$(GO) vet ./...
 	$(GO) vet -tags $(DEVTAGS) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(STATICCHECK) -version 2>/dev/null | grep -q '$(STATICCHECK_VERSION:v%=%)' || \
+	  { echo "installing staticcheck $(STATICCHECK_VERSION)"; GOBIN='$(GOBIN)' $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
+	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags $(DEVTAGS) ./...
 
 .PHONY: test-integration
 test-integration: ## only the tests against real NATS and podman: agent, runtimes, publisher, CLI, e2e

@@ -43,7 +43,7 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: benchtable [-o BENCHMARKS.md] [-status FILE] [-took DURATION] RESULT.txt...")
+		return errors.New("usage: benchtable [-o BENCHMARKS.md] [-status FILE] [-took DURATION] RESULT.txt")
 	}
 	var raw bytes.Buffer
 	for _, path := range fs.Args() {
