@@ -67,6 +67,9 @@ type DeploymentSpec struct {
 	// GracePeriodSeconds is how long the workload may take to stop after
 	// SIGTERM before it is killed; 0 means DefaultGracePeriodSeconds.
 	GracePeriodSeconds int `json:"grace_period_seconds,omitempty"`
+	// User is who a process workload runs as: a user name or "uid:gid";
+	// empty means the agent's runtime.process.default_user. Process only.
+	User string `json:"user,omitempty"`
 }
 
 // PortMapping publishes a container port on the host (podman only).
@@ -119,7 +122,7 @@ func DecodeSpec(data []byte) (DeploymentSpec, error) {
 // case and keeps the last of duplicate keys, so a strict decoder must check
 // them itself: "IMAGE" or a doubled "image" is a mistake to report.
 var specKeys = map[string][]string{
-	"":        {"runtime", "image", "command", "env", "working_dir", "ports", "volumes", "restart", "grace_period_seconds"},
+	"":        {"runtime", "image", "command", "env", "working_dir", "ports", "volumes", "restart", "grace_period_seconds", "user"},
 	"ports":   {"host_port", "container_port", "protocol"},
 	"volumes": {"host_path", "container_path", "read_only"},
 }
@@ -192,7 +195,7 @@ func describeJSONError(err error) string {
 	}
 	msg := strings.TrimPrefix(err.Error(), "json: ")
 	if strings.HasPrefix(msg, "unknown field") {
-		return msg + " (allowed: runtime, image, command, env, working_dir, ports, volumes, restart, grace_period_seconds)"
+		return msg + " (allowed: runtime, image, command, env, working_dir, ports, volumes, restart, grace_period_seconds, user)"
 	}
 	return msg
 }
@@ -233,6 +236,9 @@ func (s DeploymentSpec) Validate() error {
 		if strings.TrimSpace(s.Image) == "" {
 			bad("image", "required for runtime podman")
 		}
+		if s.User != "" {
+			bad("user", "only for runtime process (a container's user is its image's)")
+		}
 	case RuntimeProcess:
 		if len(s.Command) == 0 || s.Command[0] == "" {
 			bad("command", "required for runtime process (the program and its arguments)")
@@ -245,6 +251,9 @@ func (s DeploymentSpec) Validate() error {
 		}
 		if len(s.Volumes) > 0 {
 			bad("volumes", "only for runtime podman")
+		}
+		if s.User != "" && !validUser(s.User) {
+			bad("user", "%q is neither a user name nor uid:gid", truncate(s.User, 64))
 		}
 	case "":
 		bad("runtime", "required (podman or process)")
@@ -320,4 +329,39 @@ func SpecHash(s DeploymentSpec) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// validUser reports whether u is a user name (as useradd takes it: a
+// letter or '_' first, then letters, digits, '_', '-' or '.', at most 32
+// bytes) or "uid:gid" in decimal.
+func validUser(u string) bool {
+	if uid, gid, ok := strings.Cut(u, ":"); ok {
+		return decimal(uid) && decimal(gid)
+	}
+	if len(u) > 32 {
+		return false
+	}
+	for i, r := range u {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && (r == '-' || r == '.' || r >= '0' && r <= '9'):
+		default:
+			return false
+		}
+	}
+	return u != ""
+}
+
+// decimal reports whether s is a non-empty run of ASCII digits of at most
+// ten.
+func decimal(s string) bool {
+	if s == "" || len(s) > 10 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -44,6 +44,9 @@ func TestDecodeSpecRejected(t *testing.T) {
 		{"process with empty program", `{"runtime":"process","command":["","x"]}`, []string{"command: required for runtime process"}},
 		{"process with image", `{"runtime":"process","command":["sleep"],"image":"x"}`, []string{"image: only for runtime podman"}},
 		{"process with ports", `{"runtime":"process","command":["sleep"],"ports":[{"host_port":1,"container_port":1}]}`, []string{"ports: only for runtime podman"}},
+		{"process with a bad user", `{"runtime":"process","command":["sleep"],"user":"ro ot"}`, []string{`user: "ro ot" is neither a user name nor uid:gid`}},
+		{"process with a half uid:gid", `{"runtime":"process","command":["sleep"],"user":"1000:"}`, []string{`user: "1000:" is neither`}},
+		{"podman with a user", `{"runtime":"podman","image":"x","user":"app"}`, []string{"user: only for runtime process"}},
 		{"process with volumes", `{"runtime":"process","command":["sleep"],"volumes":[{"host_path":"/a","container_path":"/b"}]}`, []string{"volumes: only for runtime podman"}},
 		{"relative command path", `{"runtime":"process","command":["bin/server"]}`, []string{`command[0]: relative path "bin/server"`}},
 		{"dot-relative command path", `{"runtime":"process","command":["./server","--port","80"]}`, []string{`command[0]: relative path "./server"`}},
@@ -119,6 +122,12 @@ func TestDecodeSpecAccepted(t *testing.T) {
 		}},
 		{"bare program name", `{"runtime":"process","command":["sleep","60"],"restart":"on-failure"}`, fleet.DeploymentSpec{
 			Runtime: fleet.RuntimeProcess, Command: []string{"sleep", "60"}, Restart: fleet.RestartOnFailure, GracePeriodSeconds: 10,
+		}},
+		{"user by name", `{"runtime":"process","command":["sleep"],"user":"harmony-app"}`, fleet.DeploymentSpec{
+			Runtime: fleet.RuntimeProcess, Command: []string{"sleep"}, Restart: fleet.RestartAlways, GracePeriodSeconds: 10, User: "harmony-app",
+		}},
+		{"user by uid:gid", `{"runtime":"process","command":["sleep"],"user":"1000:1000"}`, fleet.DeploymentSpec{
+			Runtime: fleet.RuntimeProcess, Command: []string{"sleep"}, Restart: fleet.RestartAlways, GracePeriodSeconds: 10, User: "1000:1000",
 		}},
 		{"port bounds", `{"runtime":"podman","image":"x","ports":[{"host_port":1,"container_port":65535}]}`, fleet.DeploymentSpec{
 			Runtime: fleet.RuntimePodman, Image: "x", Restart: fleet.RestartAlways, GracePeriodSeconds: 10,

@@ -24,6 +24,7 @@ var pureDeps = map[string][]string{
 	"fleet/aggregate":     {"fleet"},
 	"internal/ringbuf":    nil,
 	"internal/reconciler": {"fleet", "internal/ringbuf"},
+	"internal/policy":     {"fleet"},
 }
 
 // importRules: a package whose import path is prefix, or below it, may be
