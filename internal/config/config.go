@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -36,6 +37,7 @@ type Config struct {
 	History           History           // history
 	Outbox            Outbox            // outbox
 	Log               Log               // log
+	Policy            Policy            // policy
 }
 
 // NATS is how the agent reaches its NATS servers. At most one way to
@@ -61,7 +63,44 @@ type TLS struct {
 
 // Runtime configures the workload runtimes.
 type Runtime struct {
-	Podman Podman // runtime.podman
+	Podman  Podman  // runtime.podman
+	Process Process // runtime.process
+}
+
+// Process configures the process runtime.
+type Process struct {
+	// DefaultUser is who a process workload runs as when its spec names no
+	// user: a user name or uid:gid (runtime.process.default_user).
+	DefaultUser string
+}
+
+// Policy is what the device accepts whoever signed it (ARCHITECTURE 8.4).
+type Policy struct {
+	Process ProcessPolicy // policy.process
+	Podman  PodmanPolicy  // policy.podman
+}
+
+// ProcessPolicy limits process workloads.
+type ProcessPolicy struct {
+	// Users lists who process workloads may run as (policy.process.users);
+	// empty means runtime.process.default_user alone.
+	Users []string
+}
+
+// PodmanPolicy limits podman workloads.
+type PodmanPolicy struct {
+	VolumePaths []string // policy.podman.volume_paths: host path prefixes volumes may mount
+	Registries  []string // policy.podman.registries: image prefixes allowed; empty allows any
+	LowPorts    bool     // policy.podman.low_ports: host ports below 1024 may be mapped
+}
+
+// ProcessUsers returns the users process workloads may run as: Users, or
+// the default user alone when Users is empty.
+func (c Config) ProcessUsers() []string {
+	if len(c.Policy.Process.Users) > 0 {
+		return c.Policy.Process.Users
+	}
+	return []string{c.Runtime.Process.DefaultUser}
 }
 
 // Podman configures the podman runtime.
@@ -103,7 +142,10 @@ func Default() Config {
 	return Config{
 		StateDir: DefaultStateDir,
 		NATS:     NATS{URLs: []string{DefaultNATSURL}},
-		Runtime:  Runtime{Podman: Podman{Socket: DefaultPodmanSocket(), Init: true}},
+		Runtime: Runtime{
+			Podman:  Podman{Socket: DefaultPodmanSocket(), Init: true},
+			Process: Process{DefaultUser: DefaultProcessUser()},
+		},
 		Reconcile: Reconcile{
 			ResyncInterval: 30 * time.Second,
 			Workers:        4,
@@ -145,4 +187,21 @@ func podmanSocket(euid int, runtimeDir string) string {
 		runtimeDir = "/run/user/" + strconv.Itoa(euid)
 	}
 	return filepath.Join(runtimeDir, "podman", "podman.sock")
+}
+
+// DefaultProcessUser returns who process workloads run as by default:
+// nobody when the agent runs as root, else the agent's own user (by name,
+// or uid:gid when it has none), since an unprivileged agent cannot switch.
+func DefaultProcessUser() string {
+	return processUser(os.Geteuid(), os.Getegid(), user.LookupId)
+}
+
+func processUser(euid, egid int, lookup func(string) (*user.User, error)) string {
+	if euid == 0 {
+		return "nobody"
+	}
+	if u, err := lookup(strconv.Itoa(euid)); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return strconv.Itoa(euid) + ":" + strconv.Itoa(egid)
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -86,7 +87,8 @@ func TestDefault(t *testing.T) {
 		{"Labels", got.Labels, map[string]string(nil)},
 		{"StateDir", got.StateDir, "/var/lib/harmony-agent"},
 		{"NATS", got.NATS, NATS{URLs: []string{"nats://127.0.0.1:4222"}}},
-		{"Runtime", got.Runtime, Runtime{Podman: Podman{Socket: DefaultPodmanSocket(), Init: true}}},
+		{"Runtime", got.Runtime, Runtime{Podman: Podman{Socket: DefaultPodmanSocket(), Init: true}, Process: Process{DefaultUser: DefaultProcessUser()}}},
+		{"Policy", got.Policy, Policy{}},
 		{"Reconcile", got.Reconcile, Reconcile{
 			ResyncInterval: 30 * time.Second, Workers: 4, StopTimeout: 10 * time.Second,
 			BackoffInitial: time.Second, BackoffMax: 5 * time.Minute,
@@ -214,5 +216,39 @@ func TestErrUnknownKeyIs(t *testing.T) {
 	_, err := Load(writeFile(t, "device_id: pi-1\nnats:\n  ulrs: [nats://a]\n"))
 	if !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("Load() = %v, want an error wrapping %v", err, ErrUnknownKey)
+	}
+}
+
+func TestProcessUser(t *testing.T) {
+	found := func(string) (*user.User, error) { return &user.User{Username: "pi"}, nil }
+	missing := func(string) (*user.User, error) { return nil, user.UnknownUserIdError(1000) }
+	tests := []struct {
+		name   string
+		euid   int
+		lookup func(string) (*user.User, error)
+		want   string
+	}{
+		{"root runs workloads as nobody", 0, found, "nobody"},
+		{"an unprivileged agent runs them as itself", 1000, found, "pi"},
+		{"a user without a name by uid:gid", 1000, missing, "1000:1001"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := processUser(tt.euid, 1001, tt.lookup); got != tt.want {
+				t.Errorf("processUser(%d) = %q, want %q", tt.euid, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestProcessUsers(t *testing.T) {
+	c := Default()
+	c.Runtime.Process.DefaultUser = "harmony-app"
+	if got := c.ProcessUsers(); !reflect.DeepEqual(got, []string{"harmony-app"}) {
+		t.Errorf("ProcessUsers() with none listed = %v, want the default user alone", got)
+	}
+	c.Policy.Process.Users = []string{"a", "b"}
+	if got := c.ProcessUsers(); !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Errorf("ProcessUsers() = %v, want [a b]", got)
 	}
 }

@@ -55,6 +55,7 @@ var fields = []field{
 	{"runtime.podman.socket", func(c *Config) any { return &c.Runtime.Podman.Socket }},
 	{"runtime.podman.network", func(c *Config) any { return &c.Runtime.Podman.Network }},
 	{"runtime.podman.init", func(c *Config) any { return &c.Runtime.Podman.Init }},
+	{"runtime.process.default_user", func(c *Config) any { return &c.Runtime.Process.DefaultUser }},
 	{"reconcile.resync_interval", func(c *Config) any { return &c.Reconcile.ResyncInterval }},
 	{"reconcile.workers", func(c *Config) any { return &c.Reconcile.Workers }},
 	{"reconcile.stop_timeout", func(c *Config) any { return &c.Reconcile.StopTimeout }},
@@ -65,6 +66,10 @@ var fields = []field{
 	{"outbox.capacity", func(c *Config) any { return &c.Outbox.Capacity }},
 	{"log.level", func(c *Config) any { return &c.Log.Level }},
 	{"log.format", func(c *Config) any { return &c.Log.Format }},
+	{"policy.process.users", func(c *Config) any { return &c.Policy.Process.Users }},
+	{"policy.podman.volume_paths", func(c *Config) any { return &c.Policy.Podman.VolumePaths }},
+	{"policy.podman.registries", func(c *Config) any { return &c.Policy.Podman.Registries }},
+	{"policy.podman.low_ports", func(c *Config) any { return &c.Policy.Podman.LowPorts }},
 }
 
 // knownKeys returns every configuration key, sorted.

@@ -32,6 +32,8 @@ nats:
 runtime:
   podman:
     socket: /run/user/1000/podman/podman.sock
+  process:
+    default_user: harmony-app
 reconcile:
   resync_interval: 1m
   workers: 16
@@ -46,6 +48,13 @@ outbox:
 log:
   level: debug
   format: console
+policy:
+  process:
+    users: [harmony-app, "1000:1000"]
+  podman:
+    volume_paths: [/srv]
+    registries: [docker.io/library]
+    low_ports: true
 `
 
 func TestLoad(t *testing.T) {
@@ -103,7 +112,10 @@ func TestLoad(t *testing.T) {
 						},
 						Embedded: true,
 					},
-					Runtime: Runtime{Podman: Podman{Socket: "/run/user/1000/podman/podman.sock", Init: true}},
+					Runtime: Runtime{
+						Podman:  Podman{Socket: "/run/user/1000/podman/podman.sock", Init: true},
+						Process: Process{DefaultUser: "harmony-app"},
+					},
 					Reconcile: Reconcile{
 						ResyncInterval: time.Minute,
 						Workers:        16,
@@ -115,6 +127,10 @@ func TestLoad(t *testing.T) {
 					History:           History{Capacity: 64},
 					Outbox:            Outbox{Capacity: 500},
 					Log:               Log{Level: "debug", Format: "console"},
+					Policy: Policy{
+						Process: ProcessPolicy{Users: []string{"harmony-app", "1000:1000"}},
+						Podman:  PodmanPolicy{VolumePaths: []string{"/srv"}, Registries: []string{"docker.io/library"}, LowPorts: true},
+					},
 				}
 			},
 		},

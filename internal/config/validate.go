@@ -75,6 +75,19 @@ func (c Config) Validate() error {
 	v.oneOf("log.level", c.Log.Level, logLevels)
 	v.oneOf("log.format", c.Log.Format, logFormats)
 
+	v.user("runtime.process.default_user", c.Runtime.Process.DefaultUser)
+	for i, u := range c.Policy.Process.Users {
+		v.user(fmt.Sprintf("policy.process.users[%d]", i), u)
+	}
+	for i, p := range c.Policy.Podman.VolumePaths {
+		v.absPath(fmt.Sprintf("policy.podman.volume_paths[%d]", i), p, true)
+	}
+	for i, r := range c.Policy.Podman.Registries {
+		if r == "" || strings.ContainsAny(r, " \t\n") {
+			v.add(fmt.Sprintf("policy.podman.registries[%d]", i), "%q is not an image prefix (like docker.io/library or registry.example.net/)", r)
+		}
+	}
+
 	return errors.Join(v.errs...)
 }
 
@@ -219,5 +232,16 @@ func (v *validator) credentials(n NATS) {
 	}
 	if len(set) > 1 {
 		v.add(strings.Join(set, ", "), "conflicting credentials; set only one of creds_file, nkey_file, user with password_file, or token_file")
+	}
+}
+
+// user checks a user name or uid:gid as specs give them (fleet's rule).
+func (v *validator) user(key, u string) {
+	spec := fleet.DeploymentSpec{Runtime: fleet.RuntimeProcess, Command: []string{"/bin/true"}, User: u}
+	switch {
+	case u == "":
+		v.add(key, "required: a user name or uid:gid")
+	case spec.Validate() != nil:
+		v.add(key, "%q is neither a user name nor uid:gid", u)
 	}
 }

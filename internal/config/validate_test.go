@@ -151,6 +151,7 @@ func TestValidateReportsAll(t *testing.T) {
 		"outbox.capacity: 0 is below the minimum 1",
 		`log.level: "" is not one of`,
 		`log.format: "" is not one of`,
+		"runtime.process.default_user: required",
 	}
 	checkErrors(t, "Config{}.Validate()", c.Validate(), want)
 }
