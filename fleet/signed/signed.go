@@ -345,6 +345,24 @@ func Verify(b []byte, trusted []string, device fleet.DeviceID, deployment fleet.
 	if err := e.verify(trusted); err != nil {
 		return Statement{}, err
 	}
+	return e.statementFor(device, deployment)
+}
+
+// Unverified is Verify without the signature check, for an agent that
+// trusts no key: the envelope and its statement are decoded as strictly,
+// and a statement for another device or deployment is refused the same
+// way, but the signatures prove nothing.
+func Unverified(b []byte, device fleet.DeviceID, deployment fleet.DeploymentName) (Statement, error) {
+	e, err := Decode(b)
+	if err != nil {
+		return Statement{}, err
+	}
+	return e.statementFor(device, deployment)
+}
+
+// statementFor decodes e's statement and checks that it names device and
+// deployment.
+func (e Envelope) statementFor(device fleet.DeviceID, deployment fleet.DeploymentName) (Statement, error) {
 	st, err := DecodeStatement(e.Payload)
 	if err != nil {
 		return Statement{}, refuse(ErrMalformed, "signed value: %s", strings.TrimPrefix(err.Error(), ErrMalformed.Error()+": "))

@@ -460,3 +460,22 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+func TestUnverified(t *testing.T) {
+	untrusted := testKey(t, 2)
+	st := goldenStatement()
+	b := sign(t, untrusted, st)
+	got, err := signed.Unverified(b, "pi-017", "web")
+	if err != nil || got.Generation != st.Generation {
+		t.Fatalf("Unverified = %+v, %v; want the statement", got, err)
+	}
+	if _, err := signed.Unverified(b, "pi-016", "web"); !errors.Is(err, signed.ErrWrongDevice) || err.Error() != "signed for device pi-017" {
+		t.Errorf("Unverified(other device) = %v, want %q", err, "signed for device pi-017")
+	}
+	if _, err := signed.Unverified(b, "pi-017", "db"); !errors.Is(err, signed.ErrWrongDeployment) || err.Error() != "signed for deployment web" {
+		t.Errorf("Unverified(other deployment) = %v, want %q", err, "signed for deployment web")
+	}
+	if _, err := signed.Unverified([]byte(`{"payloadType":"x"}`), "pi-017", "web"); !errors.Is(err, signed.ErrMalformed) {
+		t.Errorf("Unverified(bad payload type) = %v, want ErrMalformed", err)
+	}
+}
