@@ -55,6 +55,7 @@ var fields = []field{
 	{"runtime.podman.socket", func(c *Config) any { return &c.Runtime.Podman.Socket }},
 	{"runtime.podman.network", func(c *Config) any { return &c.Runtime.Podman.Network }},
 	{"runtime.podman.init", func(c *Config) any { return &c.Runtime.Podman.Init }},
+	{"trust.keys", func(c *Config) any { return &c.Trust.Keys }},
 	{"reconcile.resync_interval", func(c *Config) any { return &c.Reconcile.ResyncInterval }},
 	{"reconcile.workers", func(c *Config) any { return &c.Reconcile.Workers }},
 	{"reconcile.stop_timeout", func(c *Config) any { return &c.Reconcile.StopTimeout }},

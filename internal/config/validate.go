@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/fleet/signed"
 )
 
 // Bounds checked by Validate.
@@ -56,6 +57,7 @@ func (c Config) Validate() error {
 	v.pair("nats.tls.cert_file", c.NATS.TLS.CertFile, "nats.tls.key_file", c.NATS.TLS.KeyFile)
 
 	v.absPath("runtime.podman.socket", c.Runtime.Podman.Socket, false) // "" disables podman
+	v.trustKeys("trust.keys", c.Trust.Keys)
 
 	r := c.Reconcile
 	v.atLeast("reconcile.resync_interval", r.ResyncInterval, minInterval)
@@ -219,5 +221,20 @@ func (v *validator) credentials(n NATS) {
 	}
 	if len(set) > 1 {
 		v.add(strings.Join(set, ", "), "conflicting credentials; set only one of creds_file, nkey_file, user with password_file, or token_file")
+	}
+}
+
+// trustKeys checks that every key is an account public key, given once.
+// The error names the key by its index, and shows it unless it is a seed.
+func (v *validator) trustKeys(key string, keys []string) {
+	for i, k := range keys {
+		item := key + "[" + strconv.Itoa(i) + "]"
+		if err := signed.CheckPublicKey(k); err != nil {
+			v.add(item, "%w", err)
+			continue
+		}
+		if j := slices.Index(keys, k); j < i {
+			v.add(item, "%s is also %s[%d]", k, key, j)
+		}
 	}
 }
