@@ -25,6 +25,10 @@ const PayloadType = "application/vnd.harmony.desired+json"
 // the statement's other fields and a few signatures.
 const MaxEnvelopeBytes = 2 * fleet.MaxSpecBytes
 
+// MaxSignatures bounds the signatures of an envelope, and so the ed25519
+// checks one value can cost.
+const MaxSignatures = 8
+
 // MaxGeneration is the largest generation: below 2^53, so every JSON
 // parser reads it exactly.
 const MaxGeneration = 1<<53 - 1
@@ -264,8 +268,8 @@ func IsEnvelope(b []byte) bool {
 }
 
 // Decode parses an envelope: at most MaxEnvelopeBytes, one JSON object,
-// payloadType PayloadType, a non-empty payload, at least one signature
-// with a keyid; payload and signatures in either base64 alphabet, padded or
+// payloadType PayloadType, a non-empty payload, one to MaxSignatures
+// signatures, each with a keyid; payload and signatures in either base64 alphabet, padded or
 // not. Unknown fields are ignored (they are not signed). The signatures
 // are not checked: Verify does.
 func Decode(b []byte) (Envelope, error) {
@@ -292,6 +296,9 @@ func Decode(b []byte) (Envelope, error) {
 	}
 	if len(w.Signatures) == 0 {
 		return Envelope{}, malformed("signatures: none")
+	}
+	if len(w.Signatures) > MaxSignatures {
+		return Envelope{}, malformed("signatures: %d, over the limit of %d", len(w.Signatures), MaxSignatures)
 	}
 	e := Envelope{PayloadType: w.PayloadType, Payload: payload, Signatures: make([]Signature, len(w.Signatures))}
 	for i, s := range w.Signatures {

@@ -255,6 +255,13 @@ func TestVerifyRefusals(t *testing.T) {
 		{"not JSON", []byte(`{"payloadType":`), trusted, signed.ErrMalformed, ""},
 		{"other payload type", tamper(sign(t, oldKey, good), func(m map[string]any) { m["payloadType"] = "application/vnd.in-toto+json" }),
 			trusted, signed.ErrMalformed, `signed value: payloadType "application/vnd.in-toto+json", want "application/vnd.harmony.desired+json"`},
+		{"too many signatures", tamper(sign(t, oldKey, good), func(m map[string]any) {
+			s := m["signatures"].([]any)
+			for range signed.MaxSignatures {
+				s = append(s, s[0])
+			}
+			m["signatures"] = s
+		}), trusted, signed.ErrMalformed, "signed value: signatures: 9, over the limit of 8"},
 		{"no signatures", tamper(sign(t, oldKey, good), func(m map[string]any) { m["signatures"] = []any{} }), trusted, signed.ErrMalformed, "signed value: signatures: none"},
 		{"payload not base64", tamper(sign(t, oldKey, good), func(m map[string]any) { m["payload"] = "%%%" }), trusted, signed.ErrMalformed, "signed value: payload: not base64"},
 		{"too large", append([]byte(`{"payloadType":"`), bytes.Repeat([]byte("x"), signed.MaxEnvelopeBytes)...), trusted, signed.ErrMalformed, ""},
@@ -477,5 +484,27 @@ func TestUnverified(t *testing.T) {
 	}
 	if _, err := signed.Unverified([]byte(`{"payloadType":"x"}`), "pi-017", "web"); !errors.Is(err, signed.ErrMalformed) {
 		t.Errorf("Unverified(bad payload type) = %v, want ErrMalformed", err)
+	}
+}
+
+// BenchmarkSignatureOnly: the ed25519 check alone, the floor under
+// BenchmarkVerify (the rest is decoding the envelope, the statement and
+// the spec as strictly as a bare spec is).
+func BenchmarkSignatureOnly(b *testing.B) {
+	kp := testKey(b, 0)
+	env := sign(b, kp, goldenStatement())
+	e, err := signed.Decode(env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pae := signed.PAE(e.PayloadType, e.Payload)
+	pub, err := nkeys.FromPublicKey(publicKey(b, kp))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := pub.Verify(pae, e.Signatures[0].Sig); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
