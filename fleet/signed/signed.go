@@ -142,8 +142,10 @@ func (st *Statement) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("%w: statement: spec: %v", ErrMalformed, err)
 	}
 	out.Spec = spec
-	if err := out.Validate(); err != nil {
-		return err
+	// The names were validated by their UnmarshalText and the spec by
+	// DecodeSpec; the generation is left.
+	if out.Generation < 1 || out.Generation > MaxGeneration {
+		return fmt.Errorf("%w: statement: generation: %d out of range 1-%d", ErrMalformed, out.Generation, uint64(MaxGeneration))
 	}
 	*st = out
 	return nil
