@@ -29,6 +29,13 @@ and nothing is written. What is stored is the spec's canonical JSON, its
 defaults filled in; SPEC shows the start of the hash the agents compute
 over it. A key that already holds the same spec is left unchanged.
 
+With --signing-key FILE (or $HARMONY_FLEET_SIGNING_KEY_FILE), each device's
+value is a signed envelope for that device and deployment (what agents with
+trust.keys require), at generation max(now in Unix ms, the key's current
+generation + 1). FILE holds an account seed (harmony-fleet keys new) and
+must not be readable by group or others. A key already holding the same
+spec signed by the same key is left unchanged.
+
 A spec, in YAML:
   runtime: podman                # or process (then command, no image)
   image: docker.io/library/nginx:1.27
@@ -43,6 +50,7 @@ Examples:
   harmony-fleet apply web -f web.yaml --device pi-017
   harmony-fleet apply web -f web.yaml --device pi-017,pi-018
   harmony-fleet apply web -f web.json --selector site=lyon,tier=edge -o json
+  harmony-fleet apply web -f web.yaml --device pi-017 --signing-key signing.nk
 `
 
 const deleteHelp = `Usage: harmony-fleet delete NAME (--device ID ... | --selector k=v,...) [flags]
@@ -67,7 +75,9 @@ type keyResult struct {
 	Action string `json:"action"`
 	// Revision is the key's revision after apply.
 	Revision uint64 `json:"revision,omitempty"`
-	Error    string `json:"error,omitempty"`
+	// Generation is the signed value's generation (apply --signing-key).
+	Generation uint64 `json:"generation,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // keysJSON is the -o json output of apply and delete.
@@ -80,6 +90,7 @@ type keysJSON struct {
 func cmdApply(ctx context.Context, out ioStreams, args []string) error {
 	fs := newFlagSet("apply")
 	file := fs.StringP("filename", "f", "", "spec file, YAML or JSON")
+	signingKey := addSigningKeyFlag(fs)
 	targets := addTargetFlags(fs)
 	output := addOutputFlag(fs)
 	conn := addConnFlags(fs)
@@ -95,6 +106,17 @@ func cmdApply(ctx context.Context, out ioStreams, args []string) error {
 		return usagef("%s: %w", cmd, err)
 	}
 	hash := fleet.SpecHash(spec)
+	kp, err := resolveSigningKey(fs, *signingKey)
+	if err != nil {
+		return err
+	}
+	if kp != nil {
+		defer kp.Wipe()
+		return eachKey(ctx, out, cmd, conn, t, targets.selector, true, *output, keysJSON{Deployment: name, SpecHash: hash},
+			func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult {
+				return applySignedKey(ctx, kv, kp, d, name, spec)
+			})
+	}
 
 	return eachKey(ctx, out, cmd, conn, t, targets.selector, true, *output, keysJSON{Deployment: name, SpecHash: hash},
 		func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult { return applyKey(ctx, kv, d, name, value) })

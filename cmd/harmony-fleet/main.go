@@ -114,6 +114,7 @@ var commands = map[string]command{
 	"status":  cmdStatus,
 	"devices": cmdDevices,
 	"events":  cmdEvents,
+	"keys":    cmdKeys,
 }
 
 // run is the whole program; it returns the exit code.

@@ -32,6 +32,7 @@ type Config struct {
 	StateDir          string            // state_dir
 	NATS              NATS              // nats
 	Runtime           Runtime           // runtime
+	Trust             Trust             // trust
 	Reconcile         Reconcile         // reconcile
 	HeartbeatInterval time.Duration     // heartbeat_interval
 	History           History           // history
@@ -108,6 +109,14 @@ type Podman struct {
 	Socket  string // runtime.podman.socket
 	Network string // runtime.podman.network: "" (podman's default), bridge, none, host or a network name
 	Init    bool   // runtime.podman.init: run an init process (catatonit) as PID 1 in each container
+}
+
+// Trust says whose signed desired values the agent runs (ARCHITECTURE
+// 3.8, 8.3).
+type Trust struct {
+	// Keys are NATS account public keys ("A..."): when any is set, only
+	// desired values signed by one of them run. Empty: bare specs run.
+	Keys []string // trust.keys
 }
 
 // Reconcile tunes the reconcile loop.

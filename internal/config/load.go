@@ -56,6 +56,7 @@ var fields = []field{
 	{"runtime.podman.network", func(c *Config) any { return &c.Runtime.Podman.Network }},
 	{"runtime.podman.init", func(c *Config) any { return &c.Runtime.Podman.Init }},
 	{"runtime.process.default_user", func(c *Config) any { return &c.Runtime.Process.DefaultUser }},
+	{"trust.keys", func(c *Config) any { return &c.Trust.Keys }},
 	{"reconcile.resync_interval", func(c *Config) any { return &c.Reconcile.ResyncInterval }},
 	{"reconcile.workers", func(c *Config) any { return &c.Reconcile.Workers }},
 	{"reconcile.stop_timeout", func(c *Config) any { return &c.Reconcile.StopTimeout }},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/fleet/signed"
 )
 
 // Bounds checked by Validate.
@@ -56,6 +57,7 @@ func (c Config) Validate() error {
 	v.pair("nats.tls.cert_file", c.NATS.TLS.CertFile, "nats.tls.key_file", c.NATS.TLS.KeyFile)
 
 	v.absPath("runtime.podman.socket", c.Runtime.Podman.Socket, false) // "" disables podman
+	v.trustKeys("trust.keys", c.Trust.Keys)
 
 	r := c.Reconcile
 	v.atLeast("reconcile.resync_interval", r.ResyncInterval, minInterval)
@@ -243,5 +245,20 @@ func (v *validator) user(key, u string) {
 		v.add(key, "required: a user name or uid:gid")
 	case spec.Validate() != nil:
 		v.add(key, "%q is neither a user name nor uid:gid", u)
+	}
+}
+
+// trustKeys checks that every key is an account public key, given once.
+// The error names the key by its index, and shows it unless it is a seed.
+func (v *validator) trustKeys(key string, keys []string) {
+	for i, k := range keys {
+		item := key + "[" + strconv.Itoa(i) + "]"
+		if err := signed.CheckPublicKey(k); err != nil {
+			v.add(item, "%w", err)
+			continue
+		}
+		if j := slices.Index(keys, k); j < i {
+			v.add(item, "%s is also %s[%d]", k, key, j)
+		}
 	}
 }

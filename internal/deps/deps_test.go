@@ -25,12 +25,31 @@ var pureDeps = map[string][]string{
 	"internal/ringbuf":    nil,
 	"internal/reconciler": {"fleet", "internal/ringbuf"},
 	"internal/policy":     {"fleet"},
+	"fleet/signed":        {"fleet"},
+}
+
+// pureExternal lists, for the pure packages allowed one outside module,
+// the module they import directly and the module paths that one brings in
+// (by import path prefix). fleet/signed signs with nkeys, which needs
+// golang.org/x/crypto and golang.org/x/sys.
+var pureExternal = map[string]struct{ direct, transitive []string }{
+	"fleet/signed": {
+		direct:     []string{"github.com/nats-io/nkeys"},
+		transitive: []string{"github.com/nats-io/nkeys", "golang.org/x/crypto", "golang.org/x/sys"},
+	},
+}
+
+// allowedExternal reports whether the pure package rel may compile path,
+// outside the standard library and the module.
+func allowedExternal(rel, path string) bool {
+	return slices.ContainsFunc(pureExternal[rel].transitive, func(prefix string) bool { return under(path, prefix) })
 }
 
 // importRules: a package whose import path is prefix, or below it, may be
 // imported directly only by the module packages in importers (or below
-// them). Only non-test imports count: the rules are about what a binary
-// links.
+// them). When several prefixes match an import, the longest alone applies
+// (nkeys has its own rule inside github.com/nats-io). Only non-test
+// imports count: the rules are about what a binary links.
 var importRules = []struct {
 	prefix    string
 	importers []string
@@ -38,10 +57,24 @@ var importRules = []struct {
 	{"github.com/nats-io", []string{"internal/desired", "internal/publisher", "internal/natsserver", "cmd"}},
 	{"github.com/spf13/viper", []string{"internal/config"}},
 	{"github.com/coreos/go-systemd", []string{"internal/systemd"}},
+	{"github.com/nats-io/nkeys", []string{"fleet/signed", "internal/creds", "internal/natsconn", "internal/natsserver", "cmd"}},
+}
+
+// ruleFor returns the index in importRules of the rule that applies to
+// imp (the longest matching prefix), or -1.
+func ruleFor(imp string) int {
+	best := -1
+	for i, r := range importRules {
+		if under(imp, r.prefix) && (best < 0 || len(r.prefix) > len(importRules[best].prefix)) {
+			best = i
+		}
+	}
+	return best
 }
 
 // operatorForbidden are substrings of import paths that a program importing
-// only fleet and fleet/aggregate must not compile.
+// only fleet, fleet/aggregate and fleet/signed must not compile (nkeys,
+// which fleet/signed may use, excepted).
 var operatorForbidden = []string{"nats", "go.uber.org/zap", "spf13/viper", "podman", "github.com/containers/", "go-systemd"}
 
 type pkg struct {
@@ -150,7 +183,7 @@ func (m *module) existingPure(t *testing.T) []string {
 	var found []string
 	for _, rel := range slices.Sorted(maps.Keys(pureDeps)) {
 		if _, ok := m.pkgs[rel]; !ok {
-			t.Errorf("%s/%s does not exist: the dependency rules need all four pure packages (fleet, fleet/aggregate, internal/ringbuf, internal/reconciler)", m.path, rel)
+			t.Errorf("%s/%s does not exist: the dependency rules need every pure package (%s)", m.path, rel, strings.Join(slices.Sorted(maps.Keys(pureDeps)), ", "))
 			continue
 		}
 		found = append(found, rel)
@@ -189,10 +222,21 @@ func TestPurePackages(t *testing.T) {
 			if len(pureDeps[rel]) > 0 {
 				rule += " and " + strings.Join(pureDeps[rel], ", ")
 			}
+			if ext := pureExternal[rel].direct; len(ext) > 0 {
+				rule += " and " + strings.Join(ext, ", ") + " (with what it needs)"
+			}
 			for _, d := range m.nonStandardDeps(t, rel) {
 				inModule, ok := strings.CutPrefix(d.ImportPath, m.path+"/")
-				if !ok || !slices.Contains(allowed, inModule) {
+				switch {
+				case ok && slices.Contains(allowed, inModule):
+				case !ok && allowedExternal(rel, d.ImportPath):
+				default:
 					t.Errorf("%s depends on %s; it may depend on %s only", rel, d.ImportPath, rule)
+				}
+			}
+			for _, imp := range m.pkgs[rel].Imports {
+				if !under(imp, m.path) && strings.Contains(strings.Split(imp, "/")[0], ".") && !slices.Contains(pureExternal[rel].direct, imp) {
+					t.Errorf("%s imports %s directly; it may import %s only", rel, imp, rule)
 				}
 			}
 		})
@@ -209,10 +253,8 @@ func TestImportRules(t *testing.T) {
 			t.Logf("%s: %s (checking the imports go list could read)", rel, p.Error.Err)
 		}
 		for _, imp := range p.Imports {
-			for _, r := range importRules {
-				if !under(imp, r.prefix) {
-					continue
-				}
+			if i := ruleFor(imp); i >= 0 {
+				r := importRules[i]
 				if !slices.ContainsFunc(r.importers, func(dir string) bool { return under(rel, dir) }) {
 					t.Errorf("%s imports %s; only %v may import %s", rel, imp, r.importers, r.prefix)
 				}
@@ -224,12 +266,13 @@ func TestImportRules(t *testing.T) {
 	}
 }
 
-// TestOperatorProgram: an operator written in Go imports fleet and
-// fleet/aggregate; what that program compiles is their -deps.
+// TestOperatorProgram: an operator written in Go imports fleet,
+// fleet/aggregate and fleet/signed; what that program compiles is their
+// -deps.
 func TestOperatorProgram(t *testing.T) {
 	m := loadModule(t)
 	var rels []string
-	for _, rel := range []string{"fleet", "fleet/aggregate"} {
+	for _, rel := range []string{"fleet", "fleet/aggregate", "fleet/signed"} {
 		if _, ok := m.pkgs[rel]; !ok {
 			t.Errorf("%s/%s does not exist", m.path, rel)
 			continue
@@ -240,6 +283,9 @@ func TestOperatorProgram(t *testing.T) {
 		return
 	}
 	for _, d := range m.nonStandardDeps(t, rels...) {
+		if allowedExternal("fleet/signed", d.ImportPath) {
+			continue
+		}
 		for _, bad := range operatorForbidden {
 			if strings.Contains(d.ImportPath, bad) {
 				t.Errorf("a program importing %v compiles %s (matches %q)", rels, d.ImportPath, bad)
