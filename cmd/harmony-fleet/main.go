@@ -114,6 +114,8 @@ var commands = map[string]command{
 	"status":  cmdStatus,
 	"devices": cmdDevices,
 	"events":  cmdEvents,
+	"device":  cmdDevice,
+	"creds":   cmdCreds,
 }
 
 // run is the whole program; it returns the exit code.
