@@ -505,3 +505,40 @@ func devicePermissions(out ioStreams, args []string) error {
 	fmt.Fprint(out.stdout, creds.ServerAuthorizationBlock(id, *nkey))
 	return nil
 }
+
+// listDeviceRecords reads every record of the device-registry bucket;
+// records that do not decode are returned apart, as errors. A missing
+// bucket is an error: no device is enrolled.
+func listDeviceRecords(ctx context.Context, js jetstream.JetStream) ([]fleet.DeviceRecord, []error, error) {
+	kv, err := registryBucket(ctx, js, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, nil, fmt.Errorf("watch %s: %w", fleet.DeviceRegistryBucket, err)
+	}
+	defer func() { _ = w.Stop() }()
+	var recs []fleet.DeviceRecord
+	var bad []error
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case e = <-w.Updates():
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("read %s: %w", fleet.DeviceRegistryBucket, ctx.Err())
+		}
+		if e == nil { // every stored record seen
+			return recs, bad, nil
+		}
+		var rec fleet.DeviceRecord
+		switch err := json.Unmarshal(e.Value(), &rec); {
+		case err != nil:
+			bad = append(bad, fmt.Errorf("%s %s (revision %d): %w", fleet.DeviceRegistryBucket, e.Key(), e.Revision(), err))
+		case fleet.DeviceRegistryKey(rec.DeviceID) != e.Key():
+			bad = append(bad, fmt.Errorf("%s %s (revision %d): holds device %s", fleet.DeviceRegistryBucket, e.Key(), e.Revision(), rec.DeviceID))
+		default:
+			recs = append(recs, rec)
+		}
+	}
+}

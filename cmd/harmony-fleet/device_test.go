@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,5 +159,43 @@ func TestDeviceLifecycle(t *testing.T) {
 			t.Fatal("the device's connection is still open after its revocation")
 		}
 		time.Sleep(20 * time.Millisecond) // polling the connection state
+	}
+}
+
+// enrol writes device's registry record with labels, as device add does.
+func (e fleetEnv) enrol(t *testing.T, device fleet.DeviceID, labels map[string]string) {
+	t.Helper()
+	args := []string{"device", "add", string(device)}
+	for k, v := range labels {
+		args = append(args, "--label", k+"="+v)
+	}
+	if code, out, errOut := e.run(t, args...); code != exitOK {
+		t.Fatalf("%v = %d\n%s%s", args, code, out, errOut)
+	}
+}
+
+// TestSelectorMatchesRegistryLabels (issue 11, test 3): a device claiming
+// role=db in its own snapshot is not targeted by --selector role=db; once
+// an operator labels it so, it is.
+func TestSelectorMatchesRegistryLabels(t *testing.T) {
+	e := start(t, true)
+	e.putInfo(t, "pi-1", map[string]string{"role": "db"}, time.Now(), nil)
+	e.enrol(t, "pi-1", map[string]string{"site": "lyon"})
+	e.enrol(t, "pi-2", map[string]string{"role": "db"})
+	spec := writeFile(t, "db.json", `{"runtime":"process","command":["/bin/sleep","60"]}`)
+	if code, _, errOut := e.run(t, "apply", "db", "-f", spec, "--selector", "role=db"); code != exitOK {
+		t.Fatalf("apply --selector role=db = %d; stderr %s", code, errOut)
+	}
+	if got, want := e.desiredKeys(t), []string{"pi-2.db"}; !slices.Equal(got, want) {
+		t.Fatalf("desired keys = %v, want %v (pi-1's own claim must not count)", got, want)
+	}
+	if code, _, errOut := e.run(t, "device", "label", "pi-1", "role=db"); code != exitOK {
+		t.Fatalf("device label = %d; stderr %s", code, errOut)
+	}
+	if code, _, errOut := e.run(t, "apply", "db", "-f", spec, "--selector", "role=db"); code != exitOK {
+		t.Fatalf("apply --selector role=db = %d; stderr %s", code, errOut)
+	}
+	if got, want := e.desiredKeys(t), []string{"pi-1.db", "pi-2.db"}; !slices.Equal(got, want) {
+		t.Fatalf("desired keys after device label = %v, want %v", got, want)
 	}
 }
