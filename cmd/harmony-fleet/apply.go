@@ -19,8 +19,9 @@ const applyHelp = `Usage: harmony-fleet apply NAME -f FILE (--device ID ... | --
 
 Writes the desired state of deployment NAME for each device: the spec in
 FILE goes to bucket desired-state under the key <device>.NAME, where the
-device's agent picks it up. With --selector, the devices are those whose
-device-info snapshot has every label given.
+device's agent picks it up. With --selector, the devices are the enrolled
+ones whose device-registry labels (harmony-fleet device add|label) have
+every label given; the labels a device reports itself never count.
 
 FILE is YAML (.yaml, .yml) or JSON (.json, or any file starting with '{').
 It is checked first by the agents' own rules: an unknown field, a missing
@@ -57,8 +58,8 @@ const deleteHelp = `Usage: harmony-fleet delete NAME (--device ID ... | --select
 
 Deletes the desired state of deployment NAME on each device: the key
 <device>.NAME of bucket desired-state. The device's agent then removes the
-workload. With --selector, the devices are those whose device-info snapshot
-has every label given. A key that does not exist is reported as absent.
+workload. With --selector, the devices are the enrolled ones whose
+device-registry labels have every label given. A key that does not exist is reported as absent.
 
 Examples:
   harmony-fleet delete web --device pi-017
@@ -273,9 +274,9 @@ func printKeys(w io.Writer, output string, k keysJSON) error {
 	return tw.Flush()
 }
 
-// resolveTargets returns the devices t names: its list, or the devices
-// whose device-info snapshot matches its selector (selector is the flag's
-// text, for messages). No device matching is an error. With warnUnknown,
+// resolveTargets returns the devices t names: its list, or the enrolled
+// devices whose device-registry labels match its selector (selector is
+// the flag's text, for messages). No device matching is an error. With warnUnknown,
 // a listed device that has no snapshot yet is reported on stderr: its
 // desired state waits for its agent.
 func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selector string, timeout time.Duration, warnUnknown bool, stderr io.Writer) ([]fleet.DeviceID, error) {
@@ -296,19 +297,21 @@ func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selec
 		}
 		return t.devices, nil
 	}
-	infos, bad, err := listDeviceInfo(ctx, js, timeout)
+	// Operator-owned labels only (ARCHITECTURE 8.2): the labels a device
+	// reports in its snapshot never target it.
+	recs, bad, err := listDeviceRecords(ctx, js)
 	if err != nil {
 		return nil, err
 	}
-	reportBad(stderr, "device-info snapshots", bad)
+	reportBad(stderr, "device-registry records", bad)
 	var out []fleet.DeviceID
-	for _, info := range infos {
-		if matches(info.Labels, t.selector) {
-			out = append(out, info.DeviceID)
+	for _, rec := range recs {
+		if matches(rec.Labels, t.selector) {
+			out = append(out, rec.DeviceID)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no device matches --selector %s (%d devices known)", selector, len(infos))
+		return nil, fmt.Errorf("no enrolled device matches --selector %s (%d devices enrolled; harmony-fleet device label sets labels)", selector, len(recs))
 	}
 	return out, nil
 }

@@ -115,6 +115,8 @@ var commands = map[string]command{
 	"devices": cmdDevices,
 	"events":  cmdEvents,
 	"keys":    cmdKeys,
+	"device":  cmdDevice,
+	"creds":   cmdCreds,
 }
 
 // run is the whole program; it returns the exit code.

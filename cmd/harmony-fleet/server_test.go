@@ -321,7 +321,10 @@ func TestApplyBySelector(t *testing.T) {
 	e.putInfo(t, "pi-1", map[string]string{"site": "lyon", "tier": "edge"}, now, nil)
 	e.putInfo(t, "pi-2", map[string]string{"site": "lyon"}, now, nil)
 	e.putInfo(t, "pi-3", map[string]string{"site": "paris", "tier": "edge"}, now, nil)
-	if _, err := e.kv(t, fleet.DeviceInfoBucket).Put(ctxT(t), "pi-bad", []byte(`{"device_id":"pi-bad"}`)); err != nil {
+	e.enrol(t, "pi-1", map[string]string{"site": "lyon", "tier": "edge"})
+	e.enrol(t, "pi-2", map[string]string{"site": "lyon"})
+	e.enrol(t, "pi-3", map[string]string{"site": "paris", "tier": "edge"})
+	if _, err := e.kv(t, fleet.DeviceRegistryBucket).Put(ctxT(t), "pi-bad", []byte(`{"device_id":"pi-bad"}`)); err != nil {
 		t.Fatal(err)
 	}
 	spec := writeFile(t, "web.json", `{"runtime":"process","command":["/usr/bin/python3","-m","http.server","8081"]}`)
@@ -333,8 +336,8 @@ func TestApplyBySelector(t *testing.T) {
 	if got, want := e.desiredKeys(t), []string{"pi-1.web"}; !slices.Equal(got, want) {
 		t.Errorf("desired keys = %v, want %v\n%s", got, want, out)
 	}
-	if !strings.Contains(errOut, "device-info pi-bad") {
-		t.Errorf("apply stderr: want the snapshot that does not decode reported:\n%s", errOut)
+	if !strings.Contains(errOut, "device-registry pi-bad") {
+		t.Errorf("apply stderr: want the record that does not decode reported:\n%s", errOut)
 	}
 
 	if code, _, errOut := e.run(t, "apply", "db", "-f", spec, "-l", "site=lyon"); code != exitOK {
@@ -345,7 +348,7 @@ func TestApplyBySelector(t *testing.T) {
 	}
 
 	code, _, errOut = e.run(t, "apply", "web", "-f", spec, "--selector", "site=berlin")
-	if code != exitFailure || !strings.Contains(errOut, "no device matches --selector site=berlin (3 devices known)") {
+	if code != exitFailure || !strings.Contains(errOut, "no enrolled device matches --selector site=berlin (3 devices enrolled") {
 		t.Errorf("apply --selector site=berlin = %d, %q; want %d, no device matches", code, errOut, exitFailure)
 	}
 }
@@ -390,6 +393,7 @@ func TestDelete(t *testing.T) {
 	e := start(t, true)
 	spec := writeFile(t, "web.yaml", webYAML)
 	e.putInfo(t, "pi-1", map[string]string{"site": "lyon"}, time.Now(), nil)
+	e.enrol(t, "pi-1", map[string]string{"site": "lyon"})
 	if code, _, errOut := e.run(t, "apply", "web", "-f", spec, "--device", "pi-1,pi-2,pi-3"); code != exitOK {
 		t.Fatalf("apply = %d; stderr %s", code, errOut)
 	}
