@@ -14,7 +14,6 @@ const DefaultPort = 4222
 // loopback only, the dev server is not meant to be reached from elsewhere.
 const DefaultHost = "127.0.0.1"
 
-
 var (
 	// ErrNotCompiled is returned by Start in a binary built without the
 	// embednats tag.
