@@ -7,7 +7,7 @@
 // validates: a malformed payload is rejected with an error that names the
 // field and the rule. Event and DeviceInfo decoders ignore unknown fields
 // (forward compatibility); DeploymentSpec rejects them (a typo in desired
-// state must fail loudly).
+// state must fail loudly), through DecodeSpec and json.Unmarshal alike.
 //
 // fleet imports the standard library only.
 package fleet

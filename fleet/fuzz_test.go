@@ -120,6 +120,18 @@ func FuzzDecodeSpec(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := fleet.DecodeSpec(data)
+		if json.Valid(data) && len(data) <= fleet.MaxSpecBytes {
+			// json.Unmarshal is as strict (it sees the value without
+			// surrounding white space, hence the size condition).
+			var u fleet.DeploymentSpec
+			errU := json.Unmarshal(data, &u)
+			if (errU == nil) != (err == nil) || errU != nil && errU.Error() != err.Error() {
+				t.Fatalf("json.Unmarshal(%q) = %v, DecodeSpec = %v, want the same", data, errU, err)
+			}
+			if err == nil && !reflect.DeepEqual(u.WithDefaults(), s) {
+				t.Fatalf("json.Unmarshal(%q) = %+v, DecodeSpec = %+v, want it with defaults", data, u, s)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, fleet.ErrInvalidSpec) {
 				t.Fatalf("DecodeSpec(%q) = %v, want errors.Is ErrInvalidSpec", data, err)

@@ -94,7 +94,7 @@ func goldenFiles(prefix string) []string {
 	for _, g := range goldenEvents {
 		files = append(files, g.file)
 	}
-	files = append(files, goldenInfo.file)
+	files = append(files, goldenInfo.file, goldenInfoHost.file)
 	for _, g := range goldenSpecs {
 		files = append(files, g.file)
 	}

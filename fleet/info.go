@@ -30,6 +30,8 @@ type DeviceInfo struct {
 	// OutboxDropped counts events this epoch dropped from a full outbox;
 	// this snapshot repairs what they would have told.
 	OutboxDropped uint64 `json:"outbox_dropped"`
+	// Host holds the host's metrics; nil when not sampled.
+	Host *HostInfo `json:"host,omitempty"`
 }
 
 // DeploymentStatus is one deployment's entry in DeviceInfo.

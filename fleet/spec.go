@@ -90,28 +90,62 @@ type VolumeMount struct {
 // one JSON object, no unknown fields, every rule of Validate. The result has
 // its defaults filled in.
 func DecodeSpec(data []byte) (DeploymentSpec, error) {
+	s, err := decodeSpecStrict(data)
+	if err != nil {
+		return DeploymentSpec{}, err
+	}
+	return s.WithDefaults(), nil
+}
+
+// UnmarshalJSON decodes a DeploymentSpec as strictly as DecodeSpec does
+// (size limit, unknown, duplicate and wrongly-cased fields, every rule of
+// Validate, JSON null refused) and returns the same error, so a program
+// that calls json.Unmarshal, or decodes a record holding a spec, is as
+// strict as the agent. Unlike DecodeSpec it keeps the value as written:
+// defaults are not filled in, so a spec re-encodes to what it was decoded
+// from. On error s is left unchanged.
+//
+// A value that is not well-formed JSON never reaches this method:
+// json.Unmarshal reports its own *json.SyntaxError first.
+func (s *DeploymentSpec) UnmarshalJSON(data []byte) error {
+	v, err := decodeSpecStrict(data)
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// specJSON has DeploymentSpec's fields and none of its methods: decoding
+// into it is encoding/json's own, which is what keeps UnmarshalJSON from
+// calling itself.
+type specJSON DeploymentSpec
+
+// decodeSpecStrict is DecodeSpec without the defaults: the one strict
+// decoder behind DecodeSpec and UnmarshalJSON, each value decoded once.
+func decodeSpecStrict(data []byte) (DeploymentSpec, error) {
 	if len(data) > MaxSpecBytes {
 		return DeploymentSpec{}, fmt.Errorf("%w: value is %d bytes, over the %d-byte limit", ErrInvalidSpec, len(data), MaxSpecBytes)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var s DeploymentSpec
-	if err := dec.Decode(&s); err != nil {
+	var raw specJSON
+	if err := dec.Decode(&raw); err != nil {
 		return DeploymentSpec{}, fmt.Errorf("%w: %s", ErrInvalidSpec, describeJSONError(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return DeploymentSpec{}, fmt.Errorf("%w: not JSON: data after the object", ErrInvalidSpec)
 	}
 	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
-		// Decode leaves s untouched for null; say what is wrong rather than
-		// "runtime: required".
+		// Decode leaves raw untouched for null; say what is wrong rather
+		// than "runtime: required".
 		return DeploymentSpec{}, fmt.Errorf("%w: value: want a JSON object, got JSON null", ErrInvalidSpec)
 	}
 	if err := checkExactKeys(data); err != nil {
 		return DeploymentSpec{}, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
-	s = s.WithDefaults()
-	if err := s.Validate(); err != nil {
+	s := DeploymentSpec(raw)
+	if err := s.Validate(); err != nil { // Validate applies the defaults to its copy
 		return DeploymentSpec{}, err
 	}
 	return s, nil

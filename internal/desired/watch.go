@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
@@ -80,9 +82,9 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Update) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err == nil {
+		if err == nil || errors.Is(err, errWatchLost) || errors.Is(err, errWatchGap) {
 			delay = retryInitial
-			continue // restart requested, or the watch ended: recreate at once
+			continue // restart requested, or the watch was lost: recreate at once
 		}
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
 			// A fresh server: the publisher (or harmony-fleet init)
@@ -104,8 +106,60 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Update) error {
 	}
 }
 
-// errWatchEnded is returned when the server closed the watch.
-var errWatchEnded = errors.New("desired: watch ended")
+// Heartbeat is the idle heartbeat the watch's consumer sends while there
+// is nothing to deliver, and LostAfter how long the watch may stay silent
+// before its consumer is taken for lost and the watch recreated.
+//
+// Why the watch is a push consumer of its own rather than nats.go's KV
+// WatchFiltered: WatchFiltered's ordered consumer asks for 5 s heartbeats
+// and checks them on a 10 s period, so a consumer whose server died (while
+// the agent's own connection, to another node, survives) is noticed only
+// 10-20 s later, and silently; none of that is configurable. The other
+// ways to notice sooner are not open to a device: ConsumerInfo probes
+// ($JS.API.CONSUMER.INFO), pull consumers ($JS.API.CONSUMER.MSG.NEXT) and
+// JetStream advisories are outside its permissions (ARCHITECTURE 8.1),
+// and a probe per device per second would load the JetStream API of the
+// whole cluster. So the watch creates the same kind of consumer the KV
+// watcher does, through the one subject a device may use
+// ($JS.API.CONSUMER.CREATE.KV_desired-state.<name>.$KV.desired-state.<dev>.>:
+// R1, in memory, ack none, flow control, last value per key first), but
+// with a 1 s idle heartbeat; nats.go's push consumer reports
+// ErrNoHeartbeat after two heartbeat intervals without any message, timed
+// from the last message (not on a fixed period), and the watch is then
+// recreated with a new full snapshot. Cost: one heartbeat of about 150
+// bytes a second per device, from the server that holds its consumer;
+// detection 1-2 s after the server dies. A gap in the consumer sequence
+// (messages lost on the way) also recreates the watch.
+const (
+	Heartbeat = time.Second
+	LostAfter = 2 * Heartbeat // nats.go's push consumer: two heartbeats missed
+)
+
+var (
+	// errWatchLost is returned when the watch's consumer stopped sending:
+	// its server is gone, or the consumer was deleted.
+	errWatchLost = errors.New("desired: watch lost its consumer")
+	// errWatchGap is returned when a message of the watch went missing.
+	errWatchGap = errors.New("desired: gap in the watch")
+)
+
+// Headers of KV messages, as nats.go's KV writes and reads them.
+const (
+	kvOperationHeader = "KV-Operation"
+	kvDelete          = "DEL"
+	kvPurge           = "PURGE"
+)
+
+// desiredStream is the stream behind the desired-state bucket, and
+// desiredSubjectPrefix the subject prefix of its keys.
+const (
+	desiredStream        = "KV_" + fleet.DesiredStateBucket
+	desiredSubjectPrefix = "$KV." + fleet.DesiredStateBucket + "."
+)
+
+// consumerMsgsSize lets the subscription hand over one message while the
+// loop handles the previous one; flow control bounds what waits beyond it.
+const consumerMsgsSize = 1
 
 // watchOnce opens the bucket and a watch, delivers the full snapshot and
 // then live changes. It returns nil when a restart was requested, or the
@@ -116,22 +170,65 @@ func (w *Watcher) watchOnce(ctx context.Context, out chan<- Update) error {
 	case <-w.restart:
 	default:
 	}
-	kv, err := w.js.KeyValue(ctx, fleet.DesiredStateBucket)
-	if err != nil {
+	// Opening the bucket says whether it exists (ErrBucketNotFound).
+	if _, err := w.js.KeyValue(ctx, fleet.DesiredStateBucket); err != nil {
 		return fmt.Errorf("open bucket %s: %w", fleet.DesiredStateBucket, err)
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// WatchFiltered rewrites the slice it is given: pass a fresh one.
-	kw, err := kv.WatchFiltered(wctx, []string{fleet.DesiredFilter(w.device)})
+	filter := desiredSubjectPrefix + fleet.DesiredFilter(w.device)
+	cons, err := w.js.CreatePushConsumer(ctx, desiredStream, jetstream.ConsumerConfig{
+		DeliverSubject: w.js.Conn().NewInbox(),
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy:      jetstream.AckNonePolicy,
+		FilterSubject:  filter,
+		ReplayPolicy:   jetstream.ReplayInstantPolicy,
+		FlowControl:    true,
+		IdleHeartbeat:  Heartbeat,
+		Replicas:       1,
+		MemoryStorage:  true,
+	})
 	if err != nil {
 		return fmt.Errorf("watch %s %s: %w", fleet.DesiredStateBucket, fleet.DesiredFilter(w.device), err)
 	}
-	defer kw.Stop()
-	w.log.Info("watching desired state", zap.String("filter", fleet.DesiredFilter(w.device)))
+	info := cons.CachedInfo()
+	server := ""
+	if info.Cluster != nil {
+		server = info.Cluster.Leader
+	}
+
+	done := make(chan struct{})
+	msgs := make(chan jetstream.Msg, consumerMsgsSize)
+	lost := make(chan error, 1) // the first loss is enough; later ones are dropped
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-done:
+		}
+	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			select {
+			case lost <- err:
+			default:
+			}
+			return
+		}
+		w.log.Debug("desired-state watch", zap.Error(err))
+	}))
+	if err != nil {
+		return fmt.Errorf("watch %s %s: %w", fleet.DesiredStateBucket, fleet.DesiredFilter(w.device), err)
+	}
+	defer cc.Stop()
+	defer close(done) // runs first: frees a handler blocked on msgs
+	w.log.Info("watching desired state", zap.String("filter", fleet.DesiredFilter(w.device)),
+		zap.String("consumer", info.Name), zap.String("server", server))
 
 	full := Update{Full: true}
-	initial := true
+	initial := info.NumPending > 0
+	if !initial {
+		if err := send(ctx, out, full); err != nil {
+			return err
+		}
+	}
+	var received, lastSeq uint64
 	for {
 		select {
 		case <-ctx.Done():
@@ -139,12 +236,33 @@ func (w *Watcher) watchOnce(ctx context.Context, out chan<- Update) error {
 		case <-w.restart:
 			w.log.Info("recreating desired-state watch")
 			return nil
-		case e, ok := <-kw.Updates():
-			if !ok {
-				return errWatchEnded
+		case err := <-lost:
+			reason := err.Error()
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				reason = fmt.Sprintf("no message or heartbeat for %s", LostAfter)
 			}
-			if e == nil { // end of the initial values
-				if initial {
+			w.log.Warn("desired-state watch lost its consumer; recreating",
+				zap.String("reason", reason), zap.String("consumer", info.Name), zap.String("server", server))
+			return errWatchLost
+		case m := <-msgs:
+			meta, err := m.Metadata()
+			if err != nil {
+				w.log.Debug("desired-state watch: message without metadata", zap.Error(err))
+				continue
+			}
+			if meta.Sequence.Consumer != lastSeq+1 {
+				w.log.Warn("desired-state watch missed messages; recreating",
+					zap.Uint64("got", meta.Sequence.Consumer), zap.Uint64("want", lastSeq+1))
+				return errWatchGap
+			}
+			lastSeq = meta.Sequence.Consumer
+			entry, ok := w.entry(strings.TrimPrefix(m.Subject(), desiredSubjectPrefix), m.Headers(), m.Data())
+			if initial {
+				if ok {
+					full.Entries = append(full.Entries, entry)
+				}
+				received++
+				if received >= info.NumPending || meta.NumPending == 0 {
 					initial = false
 					if err := send(ctx, out, full); err != nil {
 						return err
@@ -152,12 +270,7 @@ func (w *Watcher) watchOnce(ctx context.Context, out chan<- Update) error {
 				}
 				continue
 			}
-			entry, ok := w.entry(e)
 			if !ok {
-				continue
-			}
-			if initial {
-				full.Entries = append(full.Entries, entry)
 				continue
 			}
 			if err := send(ctx, out, Update{Entries: []Entry{entry}}); err != nil {
@@ -167,24 +280,29 @@ func (w *Watcher) watchOnce(ctx context.Context, out chan<- Update) error {
 	}
 }
 
-// entry converts a KV entry, logging (once per key) and skipping keys that
-// are not <this device>.<valid deployment name>.
-func (w *Watcher) entry(e jetstream.KeyValueEntry) (Entry, bool) {
-	dev, name, err := fleet.ParseDesiredKey(e.Key())
+// entry converts a KV message, logging (once per key) and skipping keys
+// that are not <this device>.<valid deployment name>.
+func (w *Watcher) entry(key string, h nats.Header, value []byte) (Entry, bool) {
+	dev, name, err := fleet.ParseDesiredKey(key)
 	if err == nil && dev != w.device {
-		err = fmt.Errorf("desired key %q: belongs to device %q", e.Key(), dev)
+		err = fmt.Errorf("desired key %q: belongs to device %q", key, dev)
 	}
 	if err != nil {
-		if !w.badKeys[e.Key()] {
-			w.badKeys[e.Key()] = true
+		if !w.badKeys[key] {
+			w.badKeys[key] = true
 			w.log.Warn("skipping desired-state key", zap.Error(err))
 		}
 		return Entry{}, false
 	}
-	if op := e.Operation(); op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge {
+	switch h.Get(kvOperationHeader) {
+	case kvDelete, kvPurge:
 		return Entry{Deployment: name, Deleted: true}, true
 	}
-	return Entry{Deployment: name, Value: e.Value()}, true
+	switch h.Get(jetstream.MarkerReasonHeader) { // markers the server writes (TTLs)
+	case "MaxAge", "Purge", "Remove":
+		return Entry{Deployment: name, Deleted: true}, true
+	}
+	return Entry{Deployment: name, Value: value}, true
 }
 
 func send(ctx context.Context, out chan<- Update, u Update) error {

@@ -5,7 +5,9 @@ package desired
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,5 +166,25 @@ func TestWatchWaitsForBucket(t *testing.T) {
 	}
 	if u := next(t, out); !u.Full || len(u.Entries) != 0 {
 		t.Fatalf("update after the bucket appeared = %+v, want an empty full snapshot", u)
+	}
+}
+
+// TestWatchLargeSnapshot: a snapshot larger than the consumer's flow
+// control window arrives whole (the watch answers flow control), then live
+// changes follow.
+func TestWatchLargeSnapshot(t *testing.T) {
+	kv, js := setup(t)
+	value := `{"pad":"` + strings.Repeat("p", 32<<10) + `"}`
+	const n = 300 // about 10 MB
+	for i := range n {
+		put(t, kv, fmt.Sprintf("pi-1.d%03d", i), value)
+	}
+	out := run(t, New(js, "pi-1", zap.NewNop()))
+	if u := next(t, out); !u.Full || len(u.Entries) != n {
+		t.Fatalf("first update: Full %v with %d entries, want a full snapshot of %d", u.Full, len(u.Entries), n)
+	}
+	put(t, kv, "pi-1.d000", `{"v":2}`)
+	if u := next(t, out); u.Full || len(u.Entries) != 1 || string(u.Entries[0].Value) != `{"v":2}` {
+		t.Fatalf("live update = %+v, want d000 {\"v\":2}", u)
 	}
 }

@@ -2,7 +2,6 @@ package natsserver
 
 import (
 	"errors"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -14,9 +13,6 @@ const DefaultPort = 4222
 // DefaultHost is where the server listens when Options.Host is empty:
 // loopback only, the dev server is not meant to be reached from elsewhere.
 const DefaultHost = "127.0.0.1"
-
-// readyTimeout bounds the wait for the server to accept connections.
-const readyTimeout = 10 * time.Second
 
 var (
 	// ErrNotCompiled is returned by Start in a binary built without the
@@ -43,5 +39,30 @@ type Options struct {
 	StoreDir string
 	// Log receives the server's log lines (Named "nats-server"); nil keeps
 	// the server silent.
+	Log *zap.Logger
+}
+
+// DefaultClusterNodes is the size of a cluster StartCluster starts when
+// ClusterOptions.Nodes is 0, and DefaultClusterName its name.
+const (
+	DefaultClusterNodes = 3
+	DefaultClusterName  = "harmony"
+)
+
+// ClusterOptions configures StartCluster. The zero value of every field but
+// StoreDir is usable.
+type ClusterOptions struct {
+	// Nodes is the number of servers; 0 means DefaultClusterNodes.
+	Nodes int
+	// Name is the cluster's name, and the nodes are <Name>-1, <Name>-2...;
+	// empty means DefaultClusterName.
+	Name string
+	// Host is where every node listens; empty means DefaultHost.
+	Host string
+	// StoreDir is the root of the nodes' stores: each node keeps its
+	// JetStream data under StoreDir/<node name>. Required.
+	StoreDir string
+	// Log receives the servers' log lines (Named per node); nil keeps them
+	// silent.
 	Log *zap.Logger
 }

@@ -5,8 +5,10 @@ package natsserver
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/zap"
@@ -15,6 +17,9 @@ import (
 // Compiled reports whether the embedded server is compiled into this binary
 // (build tag embednats).
 const Compiled = true
+
+// readyTimeout bounds the wait for the server to accept connections.
+const readyTimeout = 10 * time.Second
 
 // Server is a running in-process nats-server with JetStream.
 type Server struct {
@@ -31,6 +36,13 @@ func Start(o Options) (*Server, error) {
 	if o.StoreDir == "" {
 		return nil, ErrNoStoreDir
 	}
+	return start(o, "harmony-embedded", nil, nil)
+}
+
+// start starts a server named name from o; cluster, when set, makes it a
+// node of a cluster routed to routes (Cluster.Port 0 picks a free port,
+// pinned afterwards).
+func start(o Options, name string, cluster *server.ClusterOpts, routes []*url.URL) (*Server, error) {
 	host := o.Host
 	if host == "" {
 		host = DefaultHost
@@ -41,7 +53,7 @@ func Start(o Options) (*Server, error) {
 	}
 	s := &Server{
 		opts: &server.Options{
-			ServerName:             "harmony-embedded",
+			ServerName:             name,
 			Host:                   host,
 			Port:                   port,
 			JetStream:              true,
@@ -50,6 +62,13 @@ func Start(o Options) (*Server, error) {
 			NoLog:                  o.Log == nil,
 			DisableJetStreamBanner: true,
 		},
+	}
+	if cluster != nil {
+		s.opts.Cluster = *cluster
+		s.opts.Routes = routes
+		if s.opts.Cluster.Port == 0 {
+			s.opts.Cluster.Port = server.RANDOM_PORT
+		}
 	}
 	if o.Log != nil {
 		s.log = o.Log.Named("nats-server")
@@ -63,6 +82,11 @@ func Start(o Options) (*Server, error) {
 	// clients reconnect.
 	if addr, ok := s.srv.Addr().(*net.TCPAddr); ok {
 		s.opts.Port = addr.Port
+	}
+	if cluster != nil {
+		if addr := s.srv.ClusterAddr(); addr != nil {
+			s.opts.Cluster.Port = addr.Port
+		}
 	}
 	return s, nil
 }

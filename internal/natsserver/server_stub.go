@@ -22,3 +22,14 @@ func (s *Server) Shutdown() {}
 
 // Restart returns ErrNotCompiled.
 func (s *Server) Restart() error { return ErrNotCompiled }
+
+// Cluster is a running cluster of in-process servers. In this build (no
+// embednats tag) StartCluster never returns one.
+type Cluster struct{}
+
+// StartCluster returns ErrNotCompiled: this binary was built without the
+// embednats tag.
+func StartCluster(o ClusterOptions) (*Cluster, error) { return nil, ErrNotCompiled }
+
+// Name returns "": no server runs in this build.
+func (s *Server) Name() string { return "" }

@@ -68,3 +68,27 @@ func StartConfig(t testing.TB, conf string) string {
 	}
 	return s.ClientURL()
 }
+
+// StartCluster starts a silent 3-node JetStream cluster on random ports of
+// 127.0.0.1, storing under t.TempDir(), with a meta leader, and registers
+// its Shutdown with t.Cleanup. It fails the test when the cluster does not
+// form.
+func StartCluster(t testing.TB) *natsserver.Cluster {
+	t.Helper()
+	return StartClusterWith(t, natsserver.ClusterOptions{})
+}
+
+// StartClusterWith is StartCluster with o; an empty o.StoreDir becomes
+// t.TempDir().
+func StartClusterWith(t testing.TB, o natsserver.ClusterOptions) *natsserver.Cluster {
+	t.Helper()
+	if o.StoreDir == "" {
+		o.StoreDir = t.TempDir()
+	}
+	c, err := natsserver.StartCluster(o)
+	if err != nil {
+		t.Fatalf("natsserver.StartCluster: %v", err)
+	}
+	t.Cleanup(c.Shutdown)
+	return c
+}
