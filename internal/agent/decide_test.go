@@ -149,7 +149,9 @@ func TestDecideBeforeObserving(t *testing.T) {
 			return f
 		}
 	}
-	podman := func(f *facts) { f.Spec = fleet.DeploymentSpec{Runtime: fleet.RuntimePodman, Image: "nginx", Restart: fleet.RestartAlways} }
+	podman := func(f *facts) {
+		f.Spec = fleet.DeploymentSpec{Runtime: fleet.RuntimePodman, Image: "nginx", Restart: fleet.RestartAlways}
+	}
 	runDecideTests(t, []decideTest{
 		{"desired: observed in its runtime, which becomes where it lives", with(func(*facts) {}),
 			action{Kind: actObserve, Runtime: fleet.RuntimeProcess, SetWhere: true}},
@@ -247,7 +249,9 @@ func TestDecideExit(t *testing.T) {
 	failedFinal := func(msg string) action {
 		return action{Kind: actReport, Phase: fleet.PhaseFailed, Error: msg, QuoteLog: true, Runtime: fleet.RuntimeProcess}
 	}
-	restart := func(pending bool) action { return action{Kind: actRestart, Runtime: fleet.RuntimeProcess, Pending: pending} }
+	restart := func(pending bool) action {
+		return action{Kind: actRestart, Runtime: fleet.RuntimeProcess, Pending: pending}
+	}
 	oom := exited(137)
 	oom.OOMKilled = true
 	tests := []struct {
