@@ -19,7 +19,8 @@ import (
 )
 
 // Publisher takes every recorded transition, in order, and is told when the
-// DeviceInfo snapshot changed. Both calls must not block.
+// DeviceInfo snapshot changed. Both calls must not block; the agent never
+// makes two of them at once.
 type Publisher interface {
 	Publish(fleet.StateChangeEvent)
 	InfoChanged()
