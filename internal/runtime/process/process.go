@@ -79,6 +79,12 @@ type Runtime struct {
 	logCheckInterval time.Duration
 	logf             func(string, ...any)
 
+	// logs serialise the log files of each deployment.
+	logs logLocks
+	// capHook, when set (by tests, before the capper's first tick), is
+	// called by capLog after each of its steps.
+	capHook func(name fleet.DeploymentName, step string)
+
 	// closing is closed by Close.
 	closing chan struct{}
 	// wg counts the reapers, the adopted-process watchers and the log
@@ -432,7 +438,10 @@ func (r *Runtime) start(device fleet.DeviceID, name fleet.DeploymentName, spec f
 	if err := checkDir(spec.WorkingDir); err != nil {
 		return runtime.Status{}, err
 	}
+	lock := r.logs.of(name)
+	lock.Lock()
 	logFile, err := openLog(r.logPath(name))
+	lock.Unlock()
 	if err != nil {
 		return runtime.Status{}, fmt.Errorf("open log: %w", err)
 	}
@@ -680,6 +689,8 @@ func (r *Runtime) Remove(ctx context.Context, device fleet.DeviceID, name fleet.
 		}
 	}
 	var errs []error
+	lock := r.logs.of(name)
+	lock.Lock()
 	r.mu.Lock()
 	delete(r.procs, name)
 	for _, path := range []string{r.pidPath(name), r.logPath(name), r.logPath(name) + prevSuffix} {
@@ -688,6 +699,7 @@ func (r *Runtime) Remove(ctx context.Context, device fleet.DeviceID, name fleet.
 		}
 	}
 	r.mu.Unlock()
+	lock.Unlock()
 	if ok {
 		r.logf("removed %s", name)
 		r.notify(device, name)
@@ -707,7 +719,10 @@ func (r *Runtime) LogTail(ctx context.Context, device fleet.DeviceID, name fleet
 	if rec, ok, err := r.load(name); err == nil && ok && rec.Device != device {
 		return "", nil
 	}
+	lock := r.logs.of(name)
+	lock.Lock()
 	s, err := tailLog(r.logPath(name), maxBytes)
+	lock.Unlock()
 	if err != nil {
 		return "", fmt.Errorf("log tail %s: %w", name, err)
 	}
@@ -782,15 +797,28 @@ func (r *Runtime) capLogs() {
 			return
 		case <-t.C:
 		}
-		paths, err := logPaths(r.dir)
-		if err != nil {
-			r.logf("cap logs: %v", err)
-			continue
+		r.capAll()
+	}
+}
+
+// capAll caps every log once.
+func (r *Runtime) capAll() {
+	names, err := logNames(r.dir)
+	if err != nil {
+		r.logf("cap logs: %v", err)
+		return
+	}
+	for _, name := range names {
+		var hook func(string)
+		if r.capHook != nil {
+			hook = func(step string) { r.capHook(name, step) }
 		}
-		for _, path := range paths {
-			if err := capLog(path, r.maxLogBytes); err != nil {
-				r.logf("cap log %s: %v", path, err)
-			}
+		lock := r.logs.of(name)
+		lock.Lock()
+		err := capLog(r.logPath(name), r.maxLogBytes, hook)
+		lock.Unlock()
+		if err != nil {
+			r.logf("cap log %s: %v", r.logPath(name), err)
 		}
 	}
 }
