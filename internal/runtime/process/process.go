@@ -401,19 +401,32 @@ func (r *Runtime) Apply(ctx context.Context, w runtime.Workload) (runtime.Status
 	if err != nil {
 		return runtime.Status{}, fmt.Errorf("start %s: %w", name, err)
 	}
+	var old runtime.Status
 	if ok {
 		if rec.Device != w.Device {
 			return runtime.Status{}, fmt.Errorf("start %s: %w (its pid file belongs to device %q)", name, runtime.ErrNotManaged, rec.Device)
 		}
-		st := r.status(ctx, rec)
-		if st.State == runtime.StateRunning && rec.SpecHash == hash {
-			return st, nil
+		old = r.status(ctx, rec)
+		if old.State == runtime.StateRunning && rec.SpecHash == hash {
+			return old, nil
 		}
+	}
+	// Nothing running is stopped unless its replacement can be recorded:
+	// the room for the new pid file is taken first.
+	res, err := reservePidFile(r.pidPath(name))
+	if err != nil {
+		if old.State == runtime.StateRunning {
+			return old, fmt.Errorf("replace %s: reserve its pid file: %w; the running process (pid %s) is left as it was", name, err, old.ID)
+		}
+		return old, fmt.Errorf("start %s: reserve its pid file: %w", name, err)
+	}
+	defer res.discard()
+	if ok {
 		if err := r.stop(ctx, rec, rec.grace()); err != nil {
 			return runtime.Status{}, fmt.Errorf("replace %s: %w", name, err)
 		}
 	}
-	st, err := r.start(w.Device, name, w.Spec.WithDefaults(), hash)
+	st, err := r.start(w.Device, name, w.Spec.WithDefaults(), hash, res)
 	if err != nil {
 		return runtime.Status{}, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -426,8 +439,9 @@ func (r *Runtime) isClosed() bool {
 	return r.closed
 }
 
-// start starts a process for spec, records it and starts its reaper.
-func (r *Runtime) start(device fleet.DeviceID, name fleet.DeploymentName, spec fleet.DeploymentSpec, hash string) (runtime.Status, error) {
+// start starts a process for spec, records it in the reserved pid file and
+// starts its reaper.
+func (r *Runtime) start(device fleet.DeviceID, name fleet.DeploymentName, spec fleet.DeploymentSpec, hash string, res *pidReservation) (runtime.Status, error) {
 	env := buildEnv(spec.Env)
 	path, err := lookPath(spec.Command[0], envPath(env))
 	if err != nil {
@@ -483,7 +497,7 @@ func (r *Runtime) start(device fleet.DeviceID, name fleet.DeploymentName, spec f
 		abandon(cmd)
 		return runtime.Status{}, ErrClosed
 	}
-	if err := writePidRecord(r.pidPath(name), rec); err != nil {
+	if err := res.commit(rec); err != nil {
 		r.mu.Unlock()
 		abandon(cmd)
 		return runtime.Status{}, fmt.Errorf("write pid file: %w", err)
