@@ -219,7 +219,7 @@ func failures(cmd string, results []keyResult) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: %d of %d keys failed: %s", cmd, len(msgs), len(results), strings.Join(msgs, "; "))
+	return fmt.Errorf("%s: %d of %s failed: %s", cmd, len(msgs), plural(len(results), "key"), strings.Join(msgs, "; "))
 }
 
 // printKeys prints the results of apply or delete.
@@ -278,7 +278,7 @@ func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selec
 	if err != nil {
 		return nil, err
 	}
-	reportBad(stderr, "device-info snapshots", bad)
+	reportBad(stderr, "device-info snapshot", bad)
 	var out []fleet.DeviceID
 	for _, info := range infos {
 		if matches(info.Labels, t.selector) {
@@ -286,18 +286,18 @@ func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selec
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no device matches --selector %s (%d devices known)", selector, len(infos))
+		return nil, fmt.Errorf("no device matches --selector %s (%s known)", selector, plural(len(infos), "device"))
 	}
 	return out, nil
 }
 
-// reportBad writes, on w, the values of what that did not decode and were
-// skipped: the first few, then how many.
+// reportBad writes, on w, the values that did not decode and were
+// skipped: the first few, then how many; what names one ("event").
 func reportBad(w io.Writer, what string, bad []error) {
 	const shown = 5
 	for i, err := range bad {
 		if i == shown {
-			fmt.Fprintf(w, "harmony-fleet: warning: %d more %s skipped\n", len(bad)-shown, what)
+			fmt.Fprintf(w, "harmony-fleet: warning: %d more %s skipped\n", len(bad)-shown, nounFor(len(bad)-shown, what))
 			break
 		}
 		fmt.Fprintf(w, "harmony-fleet: warning: skipped: %v\n", err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // newTable returns a tabwriter for columns separated by \t; the caller
@@ -24,6 +25,43 @@ func row(w io.Writer, cells ...any) {
 		fmt.Fprint(w, c)
 	}
 	fmt.Fprint(w, "\n")
+}
+
+// fixedRow writes cells as one table row whose columns have the given
+// widths, two spaces apart, and returns the write's error. A cell wider
+// than its column is written whole; the last cell, and any past widths,
+// is not padded.
+func fixedRow(w io.Writer, widths []int, cells ...any) error {
+	var b strings.Builder
+	for i, c := range cells {
+		s := fmt.Sprint(c)
+		b.WriteString(s)
+		if i == len(cells)-1 {
+			break
+		}
+		pad := 2
+		if i < len(widths) {
+			pad += max(widths[i]-utf8.RuneCountInString(s), 0)
+		}
+		b.WriteString(strings.Repeat(" ", pad))
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// plural writes n and noun, in the plural unless n is 1: "1 device",
+// "2 devices". noun is a regular English noun.
+func plural(n int, noun string) string {
+	return fmt.Sprintf("%d %s", n, nounFor(n, noun))
+}
+
+// nounFor returns noun in the plural unless n is 1.
+func nounFor(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }
 
 // writeJSON writes v as one line of JSON.
