@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/harmony-edge/harmony-agent/fleet"
 )
 
 // The README's cluster example puts the connection flags before the
@@ -195,5 +198,32 @@ func TestChangePrinter(t *testing.T) {
 	failing := errors.New("render failed")
 	if err := p.print(func(io.Writer) error { return failing }); !errors.Is(err, failing) {
 		t.Errorf("changePrinter.print = %v, want the render's error", err)
+	}
+}
+
+// The example specs are valid, and the README walkthrough applies
+// configs/examples/web.yaml and shows its hash.
+func TestExampleSpecs(t *testing.T) {
+	files, err := filepath.Glob("../../configs/examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("configs/examples/*.yaml: %v, %d files", err, len(files))
+	}
+	for _, f := range files {
+		if _, _, err := loadSpec(f); err != nil {
+			t.Errorf("loadSpec(%s) = %v", f, err)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _, err := loadSpec("../../configs/examples/web.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "apply web -f configs/examples/web.yaml --device dev-device\nDEVICE      KEY             ACTION   SPEC          REVISION\n" +
+		"dev-device  dev-device.web  created  " + shortHash(fleet.SpecHash(spec))
+	if !strings.Contains(string(readme), want) {
+		t.Errorf("README.md does not show\n%s", want)
 	}
 }

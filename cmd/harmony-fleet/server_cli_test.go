@@ -44,8 +44,8 @@ func TestInitJSON(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("init -o json = %d; stderr %s", code, errOut)
 		}
-		if strings.Count(out, "\n") != 1 {
-			t.Errorf("init -o json: want one line:\n%s", out)
+		if strings.Count(out, "\n") != 1 || !strings.Contains(out, `"subjects":["fleet.events.>"]`) {
+			t.Errorf("init -o json: want one line, with > as it is:\n%s", out)
 		}
 		var got initJSON
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
