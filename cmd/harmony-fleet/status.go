@@ -137,7 +137,7 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 }
 
 // watchStatus folds the events r reads and the snapshots iw sees into agg
-// and calls show when agg changed (show prints only what differs), at most once per watchInterval, until
+// and calls show when agg changed, at most once per watchInterval, until
 // ctx is done (which is not an error).
 func watchStatus(ctx context.Context, r *publisher.EventReader, iw *infoWatch, agg *aggregate.Aggregator, show func() error, stderr io.Writer) error {
 	rctx, cancel := context.WithCancel(ctx)
