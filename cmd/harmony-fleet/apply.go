@@ -242,7 +242,7 @@ func failures(cmd string, results []keyResult) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: %d of %d keys failed: %s", cmd, len(msgs), len(results), strings.Join(msgs, "; "))
+	return fmt.Errorf("%s: %d of %s failed: %s", cmd, len(msgs), plural(len(results), "key"), strings.Join(msgs, "; "))
 }
 
 // printKeys prints the results of apply or delete.
@@ -311,18 +311,18 @@ func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selec
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no enrolled device matches --selector %s (%d devices enrolled; harmony-fleet device label sets labels)", selector, len(recs))
+		return nil, fmt.Errorf("no enrolled device matches --selector %s (%s enrolled; harmony-fleet device label sets labels)", selector, plural(len(recs), "device"))
 	}
 	return out, nil
 }
 
-// reportBad writes, on w, the values of what that did not decode and were
-// skipped: the first few, then how many.
+// reportBad writes, on w, the values that did not decode and were
+// skipped: the first few, then how many; what names one ("event").
 func reportBad(w io.Writer, what string, bad []error) {
 	const shown = 5
 	for i, err := range bad {
 		if i == shown {
-			fmt.Fprintf(w, "harmony-fleet: warning: %d more %s skipped\n", len(bad)-shown, what)
+			fmt.Fprintf(w, "harmony-fleet: warning: %d more %s skipped\n", len(bad)-shown, nounFor(len(bad)-shown, what))
 			break
 		}
 		fmt.Fprintf(w, "harmony-fleet: warning: skipped: %v\n", err)

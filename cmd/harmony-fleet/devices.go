@@ -69,7 +69,7 @@ func cmdDevices(ctx context.Context, out ioStreams, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	reportBad(out.stderr, "device-info snapshots", bad)
+	reportBad(out.stderr, "device-info snapshot", bad)
 
 	now := time.Now()
 	list := devicesJSON{Devices: make([]deviceJSON, 0, len(infos))}

@@ -25,7 +25,7 @@ that were lost. Events and snapshots that do not decode are skipped and
 reported on stderr.
 
 With --watch it keeps reading new events and snapshots and prints again when
-something changed, at most once a second, until interrupted.
+what it shows changed, at most once a second, until interrupted.
 
 -o json prints one line (one per change with --watch):
   {"deployments":[{"name":"web",
@@ -120,14 +120,12 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 	for _, info := range infos {
 		agg.ApplySnapshot(info)
 	}
-	reportBad(out.stderr, "events", badEvents)
-	reportBad(out.stderr, "device-info snapshots", badInfos)
+	reportBad(out.stderr, "event", badEvents)
+	reportBad(out.stderr, "device-info snapshot", badInfos)
 
+	p := &changePrinter{w: out.stdout, stamp: *watch && *output == outputTable, now: time.Now}
 	show := func() error {
-		if *watch && *output == outputTable {
-			fmt.Fprintf(out.stdout, "\n# %s\n", time.Now().UTC().Format(timeFormat))
-		}
-		return printStatus(out.stdout, *output, statusOf(agg, name))
+		return p.print(func(w io.Writer) error { return printStatus(w, *output, statusOf(agg, name)) })
 	}
 	if err := show(); err != nil || !*watch {
 		return err
@@ -181,7 +179,7 @@ func watchStatus(ctx context.Context, r *publisher.EventReader, iw *infoWatch, a
 			return err
 		case re := <-events:
 			if re.Err != nil {
-				reportBad(stderr, "events", []error{re.Err})
+				reportBad(stderr, "event", []error{re.Err})
 				continue
 			}
 			changed = agg.Apply(re.Event) || changed
@@ -194,7 +192,7 @@ func watchStatus(ctx context.Context, r *publisher.EventReader, iw *infoWatch, a
 			}
 			info, err := decodeInfo(e)
 			if err != nil {
-				reportBad(stderr, "device-info snapshots", []error{err})
+				reportBad(stderr, "device-info snapshot", []error{err})
 				continue
 			}
 			changed = agg.ApplySnapshot(info) || changed
