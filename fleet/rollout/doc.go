@@ -55,33 +55,33 @@
 //
 // # States
 //
-//	progressing ─(failed > max_failed)──────────▶ halted
-//	     │  ▲                                      │ auto_rollback
-//	 pause  resume                                 ▼
-//	     ▼  │                                  rolling_back ─(every key rewritten)─▶ halted
-//	   paused ─(failed > max_failed)──▶ halted
-//	progressing ─(no device left to update or in flight)──▶ complete
+//		progressing ─(failed > max_failed)──────────▶ halted
+//		     │  ▲                                      │ auto_rollback
+//		 pause  resume                                 ▼
+//		     ▼  │                                  rolling_back ─(every key rewritten)─▶ halted
+//		   paused ─(failed > max_failed)──▶ halted
+//		progressing ─(no device left to update or in flight)──▶ complete
 //
-//   - progressing: waves are written.
-//   - paused: the fleet deployment is paused; no put is made (deletes
-//     are). A paused rollout halts all the same when failures exceed
-//     max_failed. Pausing a complete or halted rollout leaves its state,
-//     and stops its puts (joins, rollback) until it is resumed.
-//   - halted: failed exceeds max_failed (MaxFailed.Resolve of the targeted
-//     count). Halted is final for the generation: nothing more of it is
-//     written, not to late joiners either, until the operator deploys a
-//     new spec or undoes (both a new generation). The message keeps the
-//     count that halted it.
-//   - rolling_back: halted with auto_rollback, while some targeted device
-//     still holds the current version: the previous spec is written back
-//     to each, under one generation newer than every key of the deployment
-//     and than the deployment's (max(Unix ms of now, that + 1)). A first
-//     version has no previous spec: its keys are deleted instead. Once no
-//     device holds the version, the state is halted ("...; rolled back").
-//   - complete: every online targeted device is updated, none in flight,
-//     at least one updated. Complete is final for the generation: a device
-//     targeted later, or back online, gets the spec at once (ReasonJoin),
-//     and failures no longer halt (they are counted).
+//	  - progressing: waves are written.
+//	  - paused: the fleet deployment is paused; no put is made (deletes
+//	    are). A paused rollout halts all the same when failures exceed
+//	    max_failed. Pausing a complete or halted rollout leaves its state,
+//	    and stops its puts (joins, rollback) until it is resumed.
+//	  - halted: failed exceeds max_failed (MaxFailed.Resolve of the targeted
+//	    count). Halted is final for the generation: nothing more of it is
+//	    written, not to late joiners either, until the operator deploys a
+//	    new spec or undoes (both a new generation). The message keeps the
+//	    count that halted it.
+//	  - rolling_back: halted with auto_rollback, while some targeted device
+//	    still holds the current version: the previous spec is written back
+//	    to each, under one generation newer than every key of the deployment
+//	    and than the deployment's (max(Unix ms of now, that + 1)). A first
+//	    version has no previous spec: its keys are deleted instead. Once no
+//	    device holds the version, the state is halted ("...; rolled back").
+//	  - complete: every online targeted device is updated, none in flight,
+//	    at least one updated. Complete is final for the generation: a device
+//	    targeted later, or back online, gets the spec at once (ReasonJoin),
+//	    and failures no longer halt (they are counted).
 //
 // A new generation (or a status for another one) starts over at
 // progressing, wave 0.

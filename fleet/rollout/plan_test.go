@@ -281,8 +281,8 @@ func TestPlan(t *testing.T) {
 			wantState: fleet.RolloutProgressing,
 		},
 		{
-			name: "a key newer than the generation is written one above it",
-			w: newWorld(web(), t0).device("a", "lyon").key("a", 500, hashA, 3, t0),
+			name:      "a key newer than the generation is written one above it",
+			w:         newWorld(web(), t0).device("a", "lyon").key("a", 500, hashA, 3, t0),
 			wantPuts:  []string{"a.web/wave"},
 			wantState: fleet.RolloutProgressing,
 			check: func(t *testing.T, out Output) {
@@ -364,7 +364,9 @@ func TestDeployAndUndo(t *testing.T) {
 }
 
 func TestWaves(t *testing.T) {
-	d := web(func(d *fleet.FleetDeployment) { d.Rollout.Batch = fleet.Batch{Amount: fleet.Amount{N: 40, Percent: true}} })
+	d := web(func(d *fleet.FleetDeployment) {
+		d.Rollout.Batch = fleet.Batch{Amount: fleet.Amount{N: 40, Percent: true}}
+	})
 	reg := []Device{{"e", map[string]string{"site": "lyon"}}, {"a", map[string]string{"site": "lyon"}}, {"b", map[string]string{"site": "paris"}},
 		{"c", map[string]string{"site": "lyon"}}, {"d", map[string]string{"site": "lyon"}}, {"f", map[string]string{"site": "lyon"}}}
 	want := [][]fleet.DeviceID{{"a", "c"}, {"d", "e"}, {"f"}}
