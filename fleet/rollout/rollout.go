@@ -247,12 +247,13 @@ func Plan(in Input) Output {
 		index[d.ID] = i
 	}
 	var out Output
+	sc := &scratch{targeted: make([]bool, len(devs))}
 	for _, name := range slices.Sorted(maps.Keys(in.Deployments)) {
 		d := in.Deployments[name]
 		if d.Name != name || d.Validate() != nil {
 			continue
 		}
-		p := planner{in: &in, d: &d, devs: devs, index: index, online: online, out: &out}
+		p := planner{in: &in, d: &d, devs: devs, index: index, online: online, out: &out, scratch: sc}
 		out.Statuses = append(out.Statuses, p.plan())
 	}
 	slices.SortFunc(out.Puts, func(a, b Put) int { return cmp.Compare(a.Key, b.Key) })
@@ -290,6 +291,13 @@ type planner struct {
 	index  map[fleet.DeviceID]int // position in devs
 	online []bool                 // by index in devs
 	out    *Output
+	// scratch is reused from one deployment to the next.
+	scratch *scratch
+}
+
+type scratch struct {
+	targets  []target
+	targeted []bool // by index in devs
 }
 
 // target is one targeted device.
@@ -314,11 +322,15 @@ func (p *planner) plan() fleet.RolloutStatus {
 
 	// Targeting: a key of a device outside the selector, or outside the
 	// registry, is deleted, whatever the rollout's state.
-	var targets []target
+	targets := p.scratch.targets[:0]
+	isTargeted := p.scratch.targeted
+	clear(isTargeted)
+	defer func() { p.scratch.targets = targets[:0] }()
 	for i, dev := range p.devs {
 		if !Matches(d.Selector, dev.Labels) {
 			continue
 		}
+		isTargeted[i] = true
 		k, hasKey := keys[dev.ID]
 		t := target{id: dev.ID, online: p.online[i], key: k, hasKey: hasKey}
 		if hasKey && k.SpecHash == hash && k.Generation >= d.Generation {
@@ -331,7 +343,7 @@ func (p *planner) plan() fleet.RolloutStatus {
 	maxGen := d.Generation
 	for id, k := range keys {
 		maxGen = max(maxGen, k.Generation)
-		if i, ok := p.index[id]; !ok || !Matches(d.Selector, p.devs[i].Labels) {
+		if i, ok := p.index[id]; !ok || !isTargeted[i] {
 			p.delete(id, k, ReasonUntargeted)
 		}
 	}
