@@ -22,6 +22,7 @@ import (
 var pureDeps = map[string][]string{
 	"fleet":               nil,
 	"fleet/aggregate":     {"fleet"},
+	"fleet/rollout":       {"fleet"},
 	"internal/ringbuf":    nil,
 	"internal/reconciler": {"fleet", "internal/ringbuf"},
 	"internal/policy":     {"fleet"},
