@@ -3,6 +3,7 @@ package fleet
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -13,7 +14,11 @@ type StateChangeEvent struct {
 	Deployment DeploymentName      `json:"deployment"`
 	Revision   Revision            `json:"revision"`
 	Transition LifecycleTransition `json:"transition"`
-	At         time.Time           `json:"at"`
+	// SpecHash is, on applied, the fleet.SpecHash of the spec the
+	// transition is about; "" (omitted) on removed and when the desired
+	// value was invalid.
+	SpecHash string    `json:"spec_hash,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // Validate reports why e is not a well-formed event, or nil.
@@ -30,6 +35,12 @@ func (e StateChangeEvent) Validate() error {
 	if err := e.Transition.Validate(); err != nil {
 		return err
 	}
+	if err := checkSpecHash("spec_hash", e.SpecHash); err != nil {
+		return err
+	}
+	if e.SpecHash != "" && e.Transition.Kind == KindRemoved {
+		return fmt.Errorf("spec_hash: set on a removed transition")
+	}
 	if e.At.IsZero() {
 		return fmt.Errorf("at: missing")
 	}
@@ -44,6 +55,7 @@ type eventJSON struct {
 	Deployment DeploymentName `json:"deployment"`
 	Revision   Revision       `json:"revision"`
 	Transition transitionJSON `json:"transition"`
+	SpecHash   string         `json:"spec_hash"`
 	At         time.Time      `json:"at"`
 }
 
@@ -57,7 +69,7 @@ func DecodeEvent(data []byte) (StateChangeEvent, error) {
 		return StateChangeEvent{}, fmt.Errorf("state change event: %w", err)
 	}
 	e := StateChangeEvent{DeviceID: w.DeviceID, Deployment: w.Deployment, Revision: w.Revision,
-		Transition: w.Transition.value(), At: w.At}
+		Transition: w.Transition.value(), SpecHash: w.SpecHash, At: w.At}
 	if err := e.Validate(); err != nil {
 		return StateChangeEvent{}, fmt.Errorf("state change event: %w", err)
 	}
@@ -79,3 +91,15 @@ func (e StateChangeEvent) Subject() string { return EventSubject(e.DeviceID, e.D
 
 // MsgID is e's Nats-Msg-Id: a re-sent event is stored once.
 func (e StateChangeEvent) MsgID() string { return MsgID(e.DeviceID, e.Revision) }
+
+// checkSpecHash reports why h is neither empty nor a SpecHash (64
+// lower-case hex characters), or nil.
+func checkSpecHash(field, h string) error {
+	if h == "" {
+		return nil
+	}
+	if len(h) != 64 || strings.TrimLeft(h, "0123456789abcdef") != "" {
+		return fmt.Errorf("%s: %q is not 64 lower-case hex characters", field, truncate(h, 64))
+	}
+	return nil
+}

@@ -30,13 +30,21 @@ func event(t fleet.LifecycleTransition, seq uint64) fleet.StateChangeEvent {
 	return fleet.StateChangeEvent{DeviceID: "pi-017", Deployment: "web", Revision: rev(seq), Transition: t, At: testAt}
 }
 
+// testSpecHash is the spec_hash of the examples (3.4, 3.5).
+const testSpecHash = "c275172d7b6e4f0a9d1c3b5e7f9a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a"
+
+func withHash(e fleet.StateChangeEvent) fleet.StateChangeEvent {
+	e.SpecHash = testSpecHash
+	return e
+}
+
 // goldenEvents has one event per transition shape of 3.3.
 var goldenEvents = []struct {
 	file  string
 	event fleet.StateChangeEvent
 }{
 	{"event_applied_first.json", event(fleet.Applied("", fleet.PhasePending, ""), 41)},
-	{"event_applied_running.json", event(fleet.Applied(fleet.PhasePending, fleet.PhaseRunning, ""), 42)},
+	{"event_applied_running.json", withHash(event(fleet.Applied(fleet.PhasePending, fleet.PhaseRunning, ""), 42))},
 	{"event_applied_failed.json", event(fleet.Applied(fleet.PhaseRunning, fleet.PhaseFailed, "exit status 137: OOM killed"), 43)},
 	{"event_removed.json", event(fleet.Removed(fleet.PhaseRunning), 44)},
 }
@@ -57,7 +65,7 @@ var goldenInfo = struct {
 	Revision:      rev(42),
 	OutboxDropped: 3,
 	Deployments: map[fleet.DeploymentName]fleet.DeploymentStatus{
-		"web":    {Phase: fleet.PhaseRunning, Revision: rev(41)},
+		"web":    {Phase: fleet.PhaseRunning, SpecHash: testSpecHash, Revision: rev(41)},
 		"sensor": {Phase: fleet.PhaseFailed, LastError: "exit status 1", Revision: rev(42)},
 	},
 }}

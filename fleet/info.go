@@ -38,7 +38,10 @@ type DeviceInfo struct {
 type DeploymentStatus struct {
 	Phase     Phase     `json:"phase"`
 	LastError ErrorText `json:"last_error"`
-	Revision  Revision  `json:"revision"`
+	// SpecHash is the fleet.SpecHash of the spec Phase is about; ""
+	// (omitted) when the desired value was invalid.
+	SpecHash string   `json:"spec_hash,omitempty"`
+	Revision Revision `json:"revision"`
 }
 
 // ErrorText is an error message that is JSON null when empty.
@@ -83,6 +86,9 @@ func (i DeviceInfo) Validate() error {
 		field := fmt.Sprintf("deployments.%s", name)
 		if !d.Phase.Valid() {
 			return fmt.Errorf("%s.phase: unknown phase %q", field, d.Phase)
+		}
+		if err := checkSpecHash(field+".spec_hash", d.SpecHash); err != nil {
+			return err
 		}
 		if err := d.Revision.validate(field+".revision", true); err != nil {
 			return err

@@ -537,7 +537,7 @@ func (a *Agent) act(ctx context.Context, name fleet.DeploymentName, f *facts, ac
 			log.Info("spec changed; replacing workload", zap.String("old_hash", short(act.OldHash)), zap.String("new_hash", short(f.Hash)))
 		}
 		if act.Pending {
-			a.report(name, action{Phase: fleet.PhasePending}, "")
+			a.report(name, action{Phase: fleet.PhasePending}, "", f.Hash)
 		}
 		st, err := rt.Apply(ctx, runtime.Workload{Device: a.cfg.Device, Deployment: name, Spec: f.Spec, SpecHash: f.Hash})
 		if err != nil {
@@ -551,7 +551,7 @@ func (a *Agent) act(ctx context.Context, name fleet.DeploymentName, f *facts, ac
 				msg += ": " + tail
 			}
 		}
-		a.report(name, act, msg)
+		a.report(name, act, msg, f.Hash)
 	case actRemove:
 		if rt != nil {
 			if err := a.removeOwn(ctx, rt, name, f.Spec, act.Runtime, log); err != nil {
@@ -605,16 +605,17 @@ func (a *Agent) setWhere(name fleet.DeploymentName, kind fleet.RuntimeKind) {
 	}
 }
 
-// report records act.Phase with lastError and, in the same critical
+// report records act.Phase with lastError about the spec of hash specHash
+// ("" when the desired value is invalid) and, in the same critical
 // section, what act says about the deployment's retries (ResetFailures,
 // HandledExit, Retry). The transition, if it is one, is published after
 // the lock is released, in sequence order.
-func (a *Agent) report(name fleet.DeploymentName, act action, lastError string) {
+func (a *Agent) report(name fleet.DeploymentName, act action, lastError, specHash string) {
 	if len(lastError) > maxLastError {
 		lastError = lastError[:maxLastError-3] + "..."
 	}
 	a.mu.Lock()
-	tr, changed := a.rec.RecordApply(name, act.Phase, lastError, time.Now().UTC())
+	tr, changed := a.rec.RecordApply(name, act.Phase, lastError, specHash, time.Now().UTC())
 	if changed {
 		a.emitTransitionLocked(tr)
 	}

@@ -14,7 +14,7 @@ func Example() {
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
 	for _, p := range []fleet.Phase{fleet.PhasePending, fleet.PhaseRunning, fleet.PhaseRunning} {
-		if t, ok := s.RecordApply("web", p, "", now); ok {
+		if t, ok := s.RecordApply("web", p, "", "", now); ok {
 			e := t.Event("pi-017")
 			fmt.Println(e.MsgID(), e.Transition.From, "->", e.Transition.To)
 		} else {

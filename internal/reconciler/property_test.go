@@ -50,7 +50,7 @@ func (o op) run(s *State) (RecordedTransition, bool) {
 	if o.remove {
 		return s.RecordRemove(o.name, at(o.i))
 	}
-	return s.RecordApply(o.name, o.phase, o.lastErr, at(o.i))
+	return s.RecordApply(o.name, o.phase, o.lastErr, "", at(o.i))
 }
 
 var seeds = []uint64{1, 2, 3, 42, 20261126}
@@ -186,18 +186,18 @@ func BenchmarkRecordApply(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			// Every call moves a deployment to the next phase: a transition.
-			s.RecordApply(names[i%len(names)], fleet.Phases[(i/len(names))%len(fleet.Phases)], "", t0)
+			s.RecordApply(names[i%len(names)], fleet.Phases[(i/len(names))%len(fleet.Phases)], "", "", t0)
 			i++
 		}
 	})
 	b.Run("noop", func(b *testing.B) {
 		s := New(testEpoch, 256)
 		for _, n := range names {
-			s.RecordApply(n, fleet.PhaseRunning, "", t0)
+			s.RecordApply(n, fleet.PhaseRunning, "", "", t0)
 		}
 		i := 0
 		for b.Loop() {
-			s.RecordApply(names[i%len(names)], fleet.PhaseRunning, "", t0)
+			s.RecordApply(names[i%len(names)], fleet.PhaseRunning, "", "", t0)
 			i++
 		}
 	})

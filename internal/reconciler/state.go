@@ -15,7 +15,10 @@ type RecordedTransition struct {
 	Deployment fleet.DeploymentName
 	Revision   fleet.Revision
 	Transition fleet.LifecycleTransition
-	At         time.Time
+	// SpecHash is, on applied, the hash of the spec the phase is about;
+	// "" on removed and when the desired value was invalid.
+	SpecHash string
+	At       time.Time
 }
 
 // Event builds the wire event of t for device d.
@@ -25,6 +28,7 @@ func (t RecordedTransition) Event(d fleet.DeviceID) fleet.StateChangeEvent {
 		Deployment: t.Deployment,
 		Revision:   t.Revision,
 		Transition: t.Transition,
+		SpecHash:   t.SpecHash,
 		At:         t.At,
 	}
 }
@@ -57,31 +61,33 @@ func New(epoch fleet.AgentEpoch, historyCapacity int) *State {
 }
 
 // RecordApply records that deployment name is now in phase with lastError
-// ("" none). It returns the transition and true, or false when nothing
-// changed: the same phase and the same lastError are a no-op and consume no
-// sequence. A changed lastError in the same phase is a transition whose
-// From equals its To. From is "" for the first phase the deployment gets in
+// ("" none), about the spec of hash specHash ("" when the desired value is
+// invalid). It returns the transition and true, or false when nothing
+// changed: the same phase, lastError and specHash are a no-op and consume
+// no sequence. A changed lastError or specHash in the same phase is a
+// transition whose From equals its To. From is "" for the first phase the deployment gets in
 // this epoch (and after a RecordRemove).
 //
 // name is not checked: the agent gets it from fleet.ParseDesiredKey.
 // RecordApply panics when phase is not one of the fleet phases, a
 // programming error (the agent passes only the constants).
-func (s *State) RecordApply(name fleet.DeploymentName, phase fleet.Phase, lastError string, at time.Time) (RecordedTransition, bool) {
+func (s *State) RecordApply(name fleet.DeploymentName, phase fleet.Phase, lastError, specHash string, at time.Time) (RecordedTransition, bool) {
 	if !phase.Valid() {
 		panic(fmt.Sprintf("reconciler: RecordApply(%q): invalid phase %q", name, phase))
 	}
 	cur, known := s.deployments[name]
-	if known && cur.Phase == phase && string(cur.LastError) == lastError {
+	if known && cur.Phase == phase && string(cur.LastError) == lastError && cur.SpecHash == specHash {
 		return RecordedTransition{}, false
 	}
 	var from fleet.Phase
 	if known {
 		from = cur.Phase
 	}
-	t := s.record(name, fleet.Applied(from, phase, lastError), at)
+	t := s.record(name, fleet.Applied(from, phase, lastError), specHash, at)
 	s.deployments[name] = fleet.DeploymentStatus{
 		Phase:     phase,
 		LastError: fleet.ErrorText(lastError),
+		SpecHash:  specHash,
 		Revision:  t.Revision,
 	}
 	return t, true
@@ -96,17 +102,18 @@ func (s *State) RecordRemove(name fleet.DeploymentName, at time.Time) (RecordedT
 		return RecordedTransition{}, false
 	}
 	delete(s.deployments, name)
-	return s.record(name, fleet.Removed(cur.Phase), at), true
+	return s.record(name, fleet.Removed(cur.Phase), "", at), true
 }
 
 // record takes the next sequence for tr and keeps the result in the recent
 // ring.
-func (s *State) record(name fleet.DeploymentName, tr fleet.LifecycleTransition, at time.Time) RecordedTransition {
+func (s *State) record(name fleet.DeploymentName, tr fleet.LifecycleTransition, specHash string, at time.Time) RecordedTransition {
 	s.seq++
 	t := RecordedTransition{
 		Deployment: name,
 		Revision:   fleet.Revision{AgentEpoch: s.epoch, Sequence: s.seq},
 		Transition: tr,
+		SpecHash:   specHash,
 		At:         at,
 	}
 	s.recent.Push(t)

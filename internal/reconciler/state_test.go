@@ -184,7 +184,7 @@ func TestRecord(t *testing.T) {
 					got, ok = s.RecordRemove(st.name, at(i))
 				} else {
 					call = fmt.Sprintf("step %d: RecordApply(%q, %s, %q)", i, st.name, st.phase, st.lastErr)
-					got, ok = s.RecordApply(st.name, st.phase, st.lastErr, at(i))
+					got, ok = s.RecordApply(st.name, st.phase, st.lastErr, "", at(i))
 				}
 				if st.want == noop {
 					if ok || got != (RecordedTransition{}) {
@@ -224,7 +224,7 @@ func TestRecordApplyInvalidPhasePanics(t *testing.T) {
 		call := fmt.Sprintf("RecordApply(%q, %q)", "web", p)
 		t.Run(call, func(t *testing.T) {
 			s := New(testEpoch, 4)
-			wantPanic(t, call, fmt.Sprintf("invalid phase %q", p), func() { s.RecordApply("web", p, "", t0) })
+			wantPanic(t, call, fmt.Sprintf("invalid phase %q", p), func() { s.RecordApply("web", p, "", "", t0) })
 			if !s.Revision().IsZero() || len(s.Recent()) != 0 {
 				t.Errorf("%s changed the State: revision %v, recent %v", call, s.Revision(), s.Recent())
 			}
@@ -239,8 +239,8 @@ func TestRecentHonoursCapacity(t *testing.T) {
 			s := New(testEpoch, capacity)
 			for i := range transitions {
 				phase := fleet.Phases[i%len(fleet.Phases)]
-				s.RecordApply("web", phase, "", at(i))
-				s.RecordApply("web", phase, "", at(i)) // a no-op: not in Recent
+				s.RecordApply("web", phase, "", "", at(i))
+				s.RecordApply("web", phase, "", "", at(i)) // a no-op: not in Recent
 			}
 			got := s.Recent()
 			if want := min(capacity, transitions); len(got) != want {
@@ -258,8 +258,8 @@ func TestRecentHonoursCapacity(t *testing.T) {
 
 func TestSnapshotIsADeepCopy(t *testing.T) {
 	s := New(testEpoch, 4)
-	s.RecordApply("web", fleet.PhaseRunning, "", at(0))
-	s.RecordApply("db", fleet.PhaseFailed, "exit 1", at(1))
+	s.RecordApply("web", fleet.PhaseRunning, "", "", at(0))
+	s.RecordApply("db", fleet.PhaseFailed, "exit 1", "", at(1))
 	before := s.Snapshot()
 
 	snap := s.Snapshot()
@@ -289,11 +289,11 @@ func TestSnapshotIsADeepCopy(t *testing.T) {
 
 func TestSnapshotCount(t *testing.T) {
 	s := New(testEpoch, 4)
-	s.RecordApply("a", fleet.PhaseRunning, "", at(0))
-	s.RecordApply("b", fleet.PhaseRunning, "", at(1))
-	s.RecordApply("c", fleet.PhaseFailed, "exit 1", at(2))
-	s.RecordApply("d", fleet.PhasePending, "", at(3))
-	s.RecordApply("e", fleet.PhaseRunning, "", at(4))
+	s.RecordApply("a", fleet.PhaseRunning, "", "", at(0))
+	s.RecordApply("b", fleet.PhaseRunning, "", "", at(1))
+	s.RecordApply("c", fleet.PhaseFailed, "exit 1", "", at(2))
+	s.RecordApply("d", fleet.PhasePending, "", "", at(3))
+	s.RecordApply("e", fleet.PhaseRunning, "", "", at(4))
 	s.RecordRemove("e", at(5))
 	snap := s.Snapshot()
 	tests := []struct {
@@ -325,10 +325,10 @@ func TestEvent(t *testing.T) {
 		}
 		recorded = append(recorded, r)
 	}
-	keep(s.RecordApply("web", fleet.PhasePending, "", at(0)))
-	keep(s.RecordApply("web", fleet.PhaseFailed, "pull docker.io/x: not found", at(1)))
-	keep(s.RecordApply("web", fleet.PhaseFailed, "exit 1", at(2)))
-	keep(s.RecordApply("web", fleet.PhaseRunning, "", at(3)))
+	keep(s.RecordApply("web", fleet.PhasePending, "", "", at(0)))
+	keep(s.RecordApply("web", fleet.PhaseFailed, "pull docker.io/x: not found", "", at(1)))
+	keep(s.RecordApply("web", fleet.PhaseFailed, "exit 1", "", at(2)))
+	keep(s.RecordApply("web", fleet.PhaseRunning, "", "", at(3)))
 	keep(s.RecordRemove("web", at(4)))
 
 	for _, r := range recorded {
