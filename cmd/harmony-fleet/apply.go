@@ -162,6 +162,9 @@ func eachKey(ctx context.Context, out ioStreams, cmd string, conn *connFlags, t 
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
+	if err := refuseFleetDeployment(ctx, js, report.Deployment); err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
 	devices, err := resolveTargets(ctx, js, t, selector, conn.timeout, warnMissing, out.stderr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)

@@ -75,6 +75,13 @@ Usage:
                                                      write a deployment's desired state
   harmony-fleet delete NAME (--device ID ... | --selector k=v,...)
                                                      delete a deployment's desired state
+  harmony-fleet deploy NAME -f FILE --selector k=v,... [--batch N|P%] [--max-failed N|P%]
+                [--min-ready D] [--health-timeout D] [--auto-rollback] [--dry-run] [--wait]
+                                                     create or update a fleet deployment (rolled out by serve)
+  harmony-fleet undeploy NAME                        delete a fleet deployment and its keys
+  harmony-fleet rollout status [NAME] [--watch]      each rollout's progress
+  harmony-fleet rollout pause|resume|undo NAME       act on a rollout
+  harmony-fleet serve [--signing-key FILE]           run the fleet controller (one of several replicas)
   harmony-fleet status [NAME] [--watch]              devices per phase, failing devices
   harmony-fleet devices                              every device, its labels and heartbeat
   harmony-fleet events [--device ID] [--deployment NAME] [--follow]
@@ -112,16 +119,20 @@ type ioStreams struct {
 }
 
 var commands = map[string]command{
-	"init":    cmdInit,
-	"apply":   cmdApply,
-	"delete":  cmdDelete,
-	"status":  cmdStatus,
-	"devices": cmdDevices,
-	"events":  cmdEvents,
-	"keys":    cmdKeys,
-	"device":  cmdDevice,
-	"creds":   cmdCreds,
-	"version": cmdVersion,
+	"init":     cmdInit,
+	"apply":    cmdApply,
+	"delete":   cmdDelete,
+	"status":   cmdStatus,
+	"devices":  cmdDevices,
+	"events":   cmdEvents,
+	"keys":     cmdKeys,
+	"device":   cmdDevice,
+	"serve":    cmdServe,
+	"deploy":   cmdDeploy,
+	"undeploy": cmdUndeploy,
+	"rollout":  cmdRollout,
+	"creds":    cmdCreds,
+	"version":  cmdVersion,
 }
 
 // run is the whole program; it returns the exit code.
