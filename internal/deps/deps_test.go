@@ -58,7 +58,7 @@ var importRules = []struct {
 	{"github.com/nats-io/nats.go", []string{"internal/desired", "internal/publisher", "internal/natsserver", "internal/controller", "cmd"}},
 	{"github.com/nats-io/nats-server", []string{"internal/natsserver", "cmd"}},
 	{"github.com/nats-io/jwt", []string{"internal/creds"}},
-	{"github.com/nats-io/nkeys", []string{"internal/creds", "fleet/signed", "cmd"}},
+	{"github.com/nats-io/nkeys", []string{"internal/creds", "fleet/signed", "internal/controller", "cmd"}},
 	{"github.com/spf13/viper", []string{"internal/config"}},
 	{"github.com/coreos/go-systemd", []string{"internal/systemd"}},
 	{"github.com/nats-io/nkeys", []string{"fleet/signed", "internal/creds", "internal/natsconn", "internal/natsserver", "internal/controller", "cmd"}},
