@@ -33,9 +33,8 @@ build-dev: ## build both binaries with the embedded NATS server (for --dev)
 	CGO_ENABLED=0 $(GO) build -trimpath -tags $(DEVTAGS) -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
 .PHONY: run
-run: build-dev ## run the agent on its embedded default (NATS in-process, process runtime)
-	mkdir -p $(CURDIR)/.dev-state
-	HARMONY_AGENT_STATE_DIR=$(CURDIR)/.dev-state ./bin/harmony-agent run --dev --config configs/dev.yaml
+run: build-dev ## the agent on its embedded default (NATS in-process, process runtime) and harmony-fleet serve, dev device enrolled
+	scripts/dev/run.sh $(CURDIR)/.dev-state
 
 # staticcheck is pinned; make lint installs it into $(GOBIN) when missing
 # (or of another version) from the Go module proxy.

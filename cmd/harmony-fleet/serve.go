@@ -14,7 +14,7 @@ import (
 )
 
 const serveHelp = `Usage: harmony-fleet serve [--signing-key FILE] [--http ADDR] [--replicas N]
-                          [--heartbeat-interval DURATION] [connection flags]
+                          [--heartbeat-interval DURATION] [--id NAME] [connection flags]
 
 Runs the fleet controller (ARCHITECTURE 9) until SIGTERM: keeps every fleet
 deployment (harmony-fleet deploy) true on every device whose registry
@@ -49,6 +49,7 @@ func cmdServe(ctx context.Context, out ioStreams, args []string) error {
 	key := addSigningKeyFlag(fs)
 	httpAddr := fs.String("http", "", "serve the HTTP API and dashboard on ADDR (host:port)")
 	replicas := fs.Int("replicas", 1, fmt.Sprintf("replicas of the buckets it creates (1..%d)", maxReplicas))
+	id := fs.String("id", "", "this replica's name in the lease (default HOST-PID)")
 	heartbeat := fs.Duration("heartbeat-interval", 30*time.Second, "the agents' heartbeat interval")
 	conn := addConnFlags(fs)
 	if _, err := parse(fs, serveHelp, args, out.stdout, 0, 0); err != nil {
@@ -82,7 +83,7 @@ func cmdServe(ctx context.Context, out ioStreams, args []string) error {
 	if err := controller.EnsureBuckets(ctx, js, *replicas, controller.DefaultLeaseTTL); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	c, err := controller.New(controller.Config{JS: js, Signer: kp, HeartbeatInterval: *heartbeat, Log: log})
+	c, err := controller.New(controller.Config{JS: js, ID: *id, Signer: kp, HeartbeatInterval: *heartbeat, Log: log})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

@@ -73,6 +73,7 @@ type Controller struct {
 	v        *view
 	ready    map[string]bool // the buckets whose initial values are in
 	lastPlan time.Time
+	stalled  bool // the last step found the view stalled (logged once)
 
 	// changed wakes the planner; size 1: changes coalesce.
 	changed chan struct{}
@@ -381,7 +382,20 @@ func (c *Controller) step(ctx context.Context) {
 			return // a partial view would delete keys of devices not yet read
 		}
 	}
-	in := c.v.input(time.Now())
+	now := time.Now()
+	if c.v.stalled(now) {
+		c.mu.Unlock()
+		if !c.stalled {
+			c.log.Warn("no device snapshot for two heartbeat intervals: the device-info watch looks stalled; holding writes")
+			c.stalled = true
+		}
+		return
+	}
+	if c.stalled {
+		c.log.Info("device snapshots arriving again; acting")
+		c.stalled = false
+	}
+	in := c.v.input(now)
 	stampBare(&in)
 	out := rollout.Plan(in)
 	c.lastPlan = in.Now

@@ -34,6 +34,10 @@ type view struct {
 	statusRev map[fleet.DeploymentName]uint64
 
 	heartbeat time.Duration
+	// lastInfo is when the last device-info entry arrived (the
+	// controller's clock): a silent watch makes every device look
+	// offline, so the controller holds its writes (see stalled).
+	lastInfo time.Time
 }
 
 type pair struct {
@@ -199,6 +203,7 @@ func stampBare(in *rollout.Input) {
 // setInfo applies a device-info snapshot (nil: the key was deleted, the
 // device is offline and what it ran unknown).
 func (v *view) setInfo(id fleet.DeviceID, info *fleet.DeviceInfo) {
+	v.lastInfo = time.Now()
 	if info == nil {
 		delete(v.liveness, id)
 		return
@@ -271,4 +276,17 @@ func (v *view) forget(p pair) {
 			delete(v.observed, p.deployment)
 		}
 	}
+}
+
+// stalled reports whether no snapshot arrived for two heartbeat intervals
+// while devices were known online: the device-info watch is then most
+// likely broken (a JetStream leader election, a lost server), not every
+// device gone at once, and a plan would count them all unavailable. One
+// interval less than rollout.OfflineHeartbeats, so writes stop before any
+// device can look offline for that reason.
+func (v *view) stalled(now time.Time) bool {
+	if len(v.liveness) == 0 || v.lastInfo.IsZero() {
+		return false
+	}
+	return now.Sub(v.lastInfo) > (rollout.OfflineHeartbeats-1)*v.heartbeat
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# deb.sh builds DIST/harmony-agent_<version>_<arch>.deb for every arch in
+# deb.sh builds DIST/harmony-agent_<version>_<arch>.deb (devices) and
+# DIST/harmony-fleet_<version>_<arch>.deb (central hosts) for every arch in
 # ARCHS (amd64, arm64, armhf) with dpkg-deb alone, from the binaries that
 # dist.sh put in DIST (make deb builds them first), then rewrites
 # DIST/SHA256SUMS.
 #
-# Contents (mode, owner root:root):
-#   /usr/bin/<command>                              0755 each of CMDS
+# harmony-agent contents (mode, owner root:root):
+#   /usr/bin/<command>                              0755 each of AGENT_CMDS (not harmony-fleet)
 #   /usr/lib/systemd/system/harmony-agent.service   packaging/systemd/
 #   /etc/harmony-agent/                             0750
 #   /etc/harmony-agent/agent.yaml                   0640 conffile: configs/agent.yaml
@@ -17,6 +18,14 @@
 #   /usr/share/man/man8/harmony-agent.8.gz, man1/harmony-fleet.1.gz
 #   /usr/share/lintian/overrides/harmony-agent      packaging/deb/lintian-overrides
 # and the maintainer scripts postinst, prerm and postrm of packaging/deb/.
+#
+# harmony-fleet contents:
+#   /usr/bin/harmony-fleet                          0755
+#   /usr/lib/systemd/system/harmony-fleet.service   packaging/systemd/ (not enabled)
+#   /etc/default/harmony-fleet                      0644 conffile: packaging/deb-fleet/default
+#   /usr/share/doc/harmony-fleet/copyright, changelog.Debian.gz
+#   /usr/share/man/man1/harmony-fleet.1.gz
+#   /usr/share/lintian/overrides/harmony-fleet      packaging/deb-fleet/lintian-overrides
 # File times are clamped to the commit time (SOURCE_DATE_EPOCH).
 #
 # Usage: scripts/packaging/deb.sh
@@ -46,10 +55,11 @@ manpage() {
 		gzip -9n >"$out"
 }
 
-# changelog writes the one-entry changelog.Debian.gz of this build.
+# changelog writes the one-entry changelog.Debian.gz of this build of
+# package $2 (default PKG).
 changelog() {
 	{
-		printf '%s (%s) unstable; urgency=medium\n\n' "$PKG" "$version"
+		printf '%s (%s) unstable; urgency=medium\n\n' "${2:-$PKG}" "$version"
 		printf '  * Build of commit %s (git describe: %s).\n\n' "$COMMIT" "$VERSION"
 		printf ' -- %s  %s\n' "$MAINTAINER" "$(commit_date -R)"
 	} | gzip -9n >"$1"
@@ -67,7 +77,7 @@ build() {
 	install -d -m 0750 "$root/etc/$PKG"
 
 	local bins=()
-	for cmd in $CMDS; do
+	for cmd in $AGENT_CMDS; do
 		[ -x "$(bin_path "$cmd" "$arch")" ] || die "$(bin_path "$cmd" "$arch") missing: run dist.sh first"
 		install -m 0755 "$(bin_path "$cmd" "$arch")" "$root/usr/bin/$cmd"
 		bins+=("$root/usr/bin/$cmd")
@@ -109,11 +119,62 @@ build() {
 	dpkg-deb --root-owner-group -Zxz --build "$root" "$out" >/dev/null
 }
 
+# manpage_of installs the man page of cmd under root.
+manpage_of() {
+	local cmd="$1" root="$2" page section
+	page="$(ls packaging/man/"$cmd".[1-8].in 2>/dev/null | head -1)"
+	[ -n "$page" ] || die "no man page template packaging/man/$cmd.<section>.in for $cmd"
+	section="${page%.in}"
+	section="${section##*.}"
+	install -d -m 0755 "$root/usr/share/man/man$section"
+	manpage "$cmd" "$page" "$root/usr/share/man/man$section/$cmd.$section.gz"
+}
+
+# build_fleet builds the harmony-fleet package of arch.
+build_fleet() {
+	local arch="$1" darch root doc bin out control
+	darch="$(deb_arch "$arch")"
+	root="$work/fleet-$darch"
+	doc="$root/usr/share/doc/$FLEET_PKG"
+	log "$FLEET_PKG $version $darch"
+	bin="$(bin_path "$FLEET_CMDS" "$arch")"
+	[ -x "$bin" ] || die "$bin missing: run dist.sh first"
+
+	install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/systemd/system" \
+		"$root/etc/default" "$doc" "$root/usr/share/lintian/overrides"
+	install -m 0755 "$bin" "$root/usr/bin/$FLEET_CMDS"
+	manpage_of "$FLEET_CMDS" "$root"
+	install -m 0644 packaging/systemd/harmony-fleet.service "$root/usr/lib/systemd/system/"
+	install -m 0644 packaging/deb-fleet/default "$root/etc/default/$FLEET_PKG"
+	scripts/packaging/copyright.sh "$root/usr/bin/$FLEET_CMDS" >"$doc/copyright"
+	chmod 0644 "$doc/copyright"
+	changelog "$doc/changelog.Debian.gz" "$FLEET_PKG"
+	install -m 0644 packaging/deb-fleet/lintian-overrides "$root/usr/share/lintian/overrides/$FLEET_PKG"
+	install -m 0644 packaging/deb-fleet/conffiles "$root/DEBIAN/conffiles"
+	(cd "$root" && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\n' |
+		LC_ALL=C sort | xargs md5sum) >"$root/DEBIAN/md5sums"
+	chmod 0644 "$root/DEBIAN/md5sums"
+	control="$(<packaging/deb-fleet/control.in)"
+	control="${control//@VERSION@/$version}"
+	control="${control//@ARCH@/$darch}"
+	control="${control//@MAINTAINER@/$MAINTAINER}"
+	control="${control//@INSTALLED_SIZE@/$(du -sk --exclude=DEBIAN "$root" | cut -f1)}"
+	printf '%s\n' "$control" >"$root/DEBIAN/control"
+
+	find "$root" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+	out="$(deb_path "$arch" "$FLEET_PKG")"
+	rm -f "$DIST/${FLEET_PKG}_"*"_$darch.deb"
+	dpkg-deb --root-owner-group -Zxz --build "$root" "$out" >/dev/null
+}
+
 mkdir -p "$DIST"
 for arch in $ARCHS; do
 	build "$arch"
+	build_fleet "$arch"
 done
 write_sums
 for arch in $ARCHS; do
-	log "wrote $(deb_path "$arch") ($(du -k "$(deb_path "$arch")" | cut -f1) KiB)"
+	for pkg in "$PKG" "$FLEET_PKG"; do
+		log "wrote $(deb_path "$arch" "$pkg") ($(du -k "$(deb_path "$arch" "$pkg")" | cut -f1) KiB)"
+	done
 done

@@ -27,6 +27,11 @@ if [ -z "${CMDS:-}" ]; then
 fi
 ARCHS="${ARCHS:-amd64 arm64 armv7}"
 PKG=harmony-agent
+# FLEET_PKG is the central hosts' package: harmony-fleet (CLI and serve)
+# and its service. The device package (PKG) carries every other command.
+FLEET_PKG=harmony-fleet
+FLEET_CMDS=harmony-fleet
+AGENT_CMDS="$(for c in $CMDS; do [ "$c" = "$FLEET_CMDS" ] || printf '%s\n' "$c"; done | xargs)"
 # Whoever builds the package; lintian wants a real-looking address.
 MAINTAINER="${MAINTAINER:-harmony-agent maintainers <harmony-agent@harmony-edge.org>}"
 
@@ -128,5 +133,6 @@ host_arch() {
 	esac
 }
 
-# deb_path prints the .deb's file name for a dist arch.
-deb_path() { echo "$DIST/${PKG}_$(deb_version)_$(deb_arch "$1").deb"; }
+# deb_path prints the .deb's file name for a dist arch and a package
+# (default PKG).
+deb_path() { echo "$DIST/${2:-$PKG}_$(deb_version)_$(deb_arch "$1").deb"; }

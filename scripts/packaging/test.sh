@@ -5,10 +5,14 @@
 #            .deb installs it (extracted to a temporary root, so ExecStart
 #            and the man page resolve there), alone and with the rootless
 #            drop-in; systemd-analyze security prints its exposure and
-#            fails above SECURITY_MAX (default 7.1, today's level).
+#            fails above SECURITY_MAX (default 7.1, today's level);
+#            the same verify of harmony-fleet.service from the harmony-fleet
+#            .deb, and its exposure at most FLEET_SECURITY_MAX (default 2.5).
 #   lintian  lintian on every .deb: no error or warning, and every
 #            override in packaging/deb/lintian-overrides carries a comment.
-#   binaries every binary is a static ELF of its architecture and runs:
+#   binaries every binary is a static ELF of its architecture and runs
+#            (harmony-agent from the device .deb, which must not carry
+#            harmony-fleet; harmony-fleet from its own .deb):
 #            "version", and "check-config" on the agent.yaml its own .deb
 #            ships, natively or under qemu-<arch>-static.
 #   install  the host-architecture .deb in a throwaway chroot of the host's
@@ -30,6 +34,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 SECURITY_MAX="${SECURITY_MAX:-7.1}"
+FLEET_SECURITY_MAX="${FLEET_SECURITY_MAX:-2.5}"
 CACHE="${CACHE:-/var/cache/harmony-agent-packaging}"
 SUITE="${SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-}")}"
 CHECKS="${*:-unit lintian binaries install sizes}"
@@ -41,10 +46,11 @@ trap 'rm -rf "$work"' EXIT
 ok() { log "ok: $*"; }
 fail() { die "$*"; }
 
-# deb_of prints the .deb of a dist arch, failing when it was not built.
+# deb_of prints the .deb of a dist arch and package (default PKG),
+# failing when it was not built.
 deb_of() {
 	local d
-	d="$(deb_path "$1")"
+	d="$(deb_path "$1" "${2:-$PKG}")"
 	[ -f "$d" ] || fail "$d missing: run make deb"
 	echo "$d"
 }
@@ -86,6 +92,20 @@ check_unit() {
 		harmony-agent.service >/dev/null 2>&1 ||
 		fail "systemd-analyze security: exposure $score is above SECURITY_MAX=$SECURITY_MAX"
 	ok "systemd-analyze security: exposure $score (at most $SECURITY_MAX)"
+
+	local froot="$work/unit-fleet"
+	mkdir -p "$froot"
+	dpkg-deb -x "$(deb_of "$(host_arch)" "$FLEET_PKG")" "$froot"
+	cp -an /usr/lib/systemd/system/. "$froot/usr/lib/systemd/system/"
+	out="$(MANPATH="$froot/usr/share/man" systemd-analyze verify --root="$froot" harmony-fleet.service 2>&1)" ||
+		fail "systemd-analyze verify harmony-fleet.service: $out"
+	[ -z "$out" ] || fail "systemd-analyze verify harmony-fleet.service printed: $out"
+	score="$(systemd-analyze security --offline=true --root="$froot" harmony-fleet.service 2>&1 | sed -n 's/.*Overall exposure level.*: //p')"
+	systemd-analyze security --offline=true --root="$froot" \
+		--threshold="$(awk -v m="$FLEET_SECURITY_MAX" 'BEGIN { printf "%d", m * 10 + 0.5 }')" \
+		harmony-fleet.service >/dev/null 2>&1 ||
+		fail "systemd-analyze security harmony-fleet.service: exposure $score is above FLEET_SECURITY_MAX=$FLEET_SECURITY_MAX"
+	ok "systemd-analyze verify harmony-fleet.service (exposure $score, at most $FLEET_SECURITY_MAX)"
 }
 
 check_lintian() {
@@ -97,8 +117,14 @@ check_lintian() {
 		!reason   { printf "line %d: override without a reason: %s\n", NR, $0; bad = 1 }
 		END       { exit bad }' packaging/deb/lintian-overrides ||
 		fail "packaging/deb/lintian-overrides: give every override a comment"
+	awk '
+		/^#/      { reason = 1; next }
+		/^[ \t]*$/ { reason = 0; next }
+		!reason   { printf "line %d: override without a reason: %s\n", NR, $0; bad = 1 }
+		END       { exit bad }' packaging/deb-fleet/lintian-overrides ||
+		fail "packaging/deb-fleet/lintian-overrides: give every override a comment"
 	local debs=() arch out
-	for arch in $ARCHS; do debs+=("$(deb_of "$arch")"); done
+	for arch in $ARCHS; do debs+=("$(deb_of "$arch")" "$(deb_of "$arch" "$FLEET_PKG")"); done
 	# Errors and warnings fail; information and pedantic tags are shown.
 	local rc=0
 	out="$(lintian --fail-on error,warning --tag-display-limit 0 -I --pedantic "${debs[@]}" 2>&1)" || rc=$?
@@ -117,6 +143,8 @@ check_binaries() {
 		root="$work/bin-$arch"
 		mkdir -p "$root"
 		dpkg-deb -x "$(deb_of "$arch")" "$root"
+		[ ! -e "$root/usr/bin/harmony-fleet" ] || fail "the device .deb of $arch carries harmony-fleet"
+		dpkg-deb -x "$(deb_of "$arch" "$FLEET_PKG")" "$root"
 		case "$arch" in
 			amd64) want="x86-64" ;;
 			arm64) want="ARM aarch64" ;;
@@ -232,7 +260,8 @@ install_cycle() {
 	# Install.
 	dpkg_run -i /tmp/v1.deb
 	expect "$(installed_version)" = "install ok installed $v1"
-	for cmd in $CMDS; do expect_mode "/usr/bin/$cmd" "755 root:root"; done
+	for cmd in $AGENT_CMDS; do expect_mode "/usr/bin/$cmd" "755 root:root"; done
+	expect ! -e "$R/usr/bin/harmony-fleet"
 	expect_mode /etc/harmony-agent "750 root:root"
 	expect_mode /etc/harmony-agent/agent.yaml "640 root:root"
 	expect_mode /etc/default/harmony-agent "644 root:root"
@@ -276,7 +305,7 @@ install_cycle() {
 	: >"$log"
 	dpkg_run -r "$PKG"
 	expect "$(installed_version)" = "deinstall ok config-files $v2"
-	for cmd in $CMDS; do expect ! -e "$R/usr/bin/$cmd"; done
+	for cmd in $AGENT_CMDS; do expect ! -e "$R/usr/bin/$cmd"; done
 	expect ! -e "$R/usr/lib/systemd/system/harmony-agent.service"
 	expect -f "$R/etc/harmony-agent/agent.yaml"
 	expect -f "$R/etc/default/harmony-agent"
@@ -332,13 +361,15 @@ check_sizes() {
 		done
 	done
 	for arch in $ARCHS; do
-		printf '  %-28s %10d\n' "$(basename "$(deb_of "$arch")" | sed "s/_$(deb_version)_/_/")" "$(stat -c %s "$(deb_of "$arch")")"
+		for pkg in "$PKG" "$FLEET_PKG"; do
+			printf '  %-28s %10d\n' "$(basename "$(deb_of "$arch" "$pkg")" | sed "s/_$(deb_version)_/_/")" "$(stat -c %s "$(deb_of "$arch" "$pkg")")"
+		done
 	done
 }
 
 # Every .deb must exist before any check runs (deb_of is later called in
 # $(...), where its failure would not stop the script).
-for arch in $ARCHS; do deb_of "$arch" >/dev/null; done
+for arch in $ARCHS; do deb_of "$arch" >/dev/null && deb_of "$arch" "$FLEET_PKG" >/dev/null; done
 for check in $CHECKS; do
 	case "$check" in
 		unit | lintian | binaries | install | sizes) "check_$check" ;;

@@ -291,7 +291,7 @@ func (e *fleetEnv) addAgent(device string, labels map[string]string, podmanSocke
 labels:
 %sstate_dir: %s
 nats:
-  urls: [%q]
+  urls: [%s]
 runtime:
   podman:
     socket: %s
@@ -305,7 +305,7 @@ heartbeat_interval: 1s
 log:
   level: debug
   format: json
-`, device, lbl.String(), c.stateDir, e.url, c.podman)
+`, device, lbl.String(), c.stateDir, quotedURLs(e.url), c.podman)
 	if err := os.MkdirAll(filepath.Dir(c.config), 0o755); err != nil {
 		e.t.Fatal(err)
 	}
@@ -319,6 +319,15 @@ log:
 	}
 	e.mu.Unlock()
 	return c
+}
+
+// quotedURLs is urls (separated by commas) as a YAML flow list's items.
+func quotedURLs(urls string) string {
+	var q []string
+	for u := range strings.SplitSeq(urls, ",") {
+		q = append(q, strconv.Quote(u))
+	}
+	return strings.Join(q, ", ")
 }
 
 // startAgent starts (or starts again) the agent of device.
