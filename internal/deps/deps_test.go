@@ -229,7 +229,7 @@ func TestImportRules(t *testing.T) {
 func TestOperatorProgram(t *testing.T) {
 	m := loadModule(t)
 	var rels []string
-	for _, rel := range []string{"fleet", "fleet/aggregate"} {
+	for _, rel := range []string{"fleet", "fleet/aggregate", "fleet/rollout"} {
 		if _, ok := m.pkgs[rel]; !ok {
 			t.Errorf("%s/%s does not exist", m.path, rel)
 			continue
