@@ -22,6 +22,7 @@ import (
 var pureDeps = map[string][]string{
 	"fleet":               nil,
 	"fleet/aggregate":     {"fleet"},
+	"fleet/rollout":       {"fleet"},
 	"internal/ringbuf":    nil,
 	"internal/reconciler": {"fleet", "internal/ringbuf"},
 	"internal/policy":     {"fleet"},
@@ -270,12 +271,12 @@ func TestImportRules(t *testing.T) {
 }
 
 // TestOperatorProgram: an operator written in Go imports fleet,
-// fleet/aggregate and fleet/signed; what that program compiles is their
+// fleet/aggregate, fleet/rollout and fleet/signed; what that program compiles is their
 // -deps.
 func TestOperatorProgram(t *testing.T) {
 	m := loadModule(t)
 	var rels []string
-	for _, rel := range []string{"fleet", "fleet/aggregate", "fleet/signed"} {
+	for _, rel := range []string{"fleet", "fleet/aggregate", "fleet/rollout", "fleet/signed"} {
 		if _, ok := m.pkgs[rel]; !ok {
 			t.Errorf("%s/%s does not exist", m.path, rel)
 			continue
