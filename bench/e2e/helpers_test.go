@@ -23,6 +23,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/agent"
 	"github.com/harmony-edge/harmony-agent/internal/config"
 	"github.com/harmony-edge/harmony-agent/internal/desired"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
 	"github.com/harmony-edge/harmony-agent/internal/publisher"
 	"github.com/harmony-edge/harmony-agent/internal/runtime"
@@ -56,7 +57,7 @@ func startNATS(b *testing.B) *natsEnv {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := publisher.EnsureResources(ctx, js, publisher.ResourceSettings{}); err != nil {
+	if err := natsconn.EnsureResources(ctx, js, natsconn.ResourceSettings{}); err != nil {
 		b.Fatalf("EnsureResources: %v", err)
 	}
 	kv, err := js.KeyValue(ctx, fleet.DesiredStateBucket)
@@ -135,7 +136,7 @@ func startAgent(b *testing.B, url string, device fleet.DeviceID, rts map[fleet.R
 		b.Fatalf("OpenCache: %v", err)
 	}
 	var watcher *desired.Watcher
-	nc, err := publisher.Connect(publisher.ConnOptions{
+	nc, err := natsconn.Connect(natsconn.ConnOptions{
 		URLs:        []string{url},
 		Name:        "harmony-agent " + string(device),
 		OnReconnect: func() { watcher.Restart() },

@@ -19,6 +19,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/agent"
 	"github.com/harmony-edge/harmony-agent/internal/config"
 	"github.com/harmony-edge/harmony-agent/internal/desired"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/publisher"
 	"github.com/harmony-edge/harmony-agent/internal/runtime"
@@ -112,7 +113,7 @@ func daemon(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	// through an atomic pointer. A reconnect before the watcher exists
 	// needs no restart: the watcher's first watch is yet to come.
 	var watcher atomic.Pointer[desired.Watcher]
-	nc, err := publisher.Connect(publisher.ConnOptions{
+	nc, err := natsconn.Connect(natsconn.ConnOptions{
 		URLs:         urls,
 		Name:         "harmony-agent " + string(cfg.DeviceID),
 		CredsFile:    cfg.NATS.CredsFile,
@@ -146,6 +147,7 @@ func daemon(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		OutboxCapacity:    cfg.Outbox.Capacity,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		Info:              func() fleet.DeviceInfo { return a.Info() },
+		Resources:         resources(js, cfg.NATS.CreateResources || cfg.NATS.Embedded),
 		Log:               log,
 	})
 	a, err = agent.New(agent.Config{
@@ -200,6 +202,16 @@ func daemon(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	wg.Wait()
 	log.Info("stopped; workloads left running")
 	return runErr
+}
+
+// resources is the publisher's Resources: the agent's stream and buckets,
+// created when create is set, else waited for; replica counts are the
+// operator's business either way.
+func resources(js jetstream.JetStream, create bool) func(context.Context) error {
+	all := natsconn.AgentResources(natsconn.DefaultResourceSettings())
+	return func(ctx context.Context) error {
+		return natsconn.Ensure(ctx, js, all, natsconn.EnsureOptions{Create: create, IgnoreReplicas: true})
+	}
 }
 
 // tickInterval is how often the agent reports health: half the watchdog

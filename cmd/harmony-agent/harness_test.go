@@ -36,9 +36,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
 	"github.com/harmony-edge/harmony-agent/internal/runtime/process"
 )
 
@@ -88,7 +88,7 @@ func newHarness(t *testing.T) *harness {
 	// Created first, so removed last: the workloads are killed first.
 	h.stateDir = t.TempDir()
 	h.srv = natstest.Start(t)
-	nc, err := publisher.Connect(publisher.ConnOptions{
+	nc, err := natsconn.Connect(natsconn.ConnOptions{
 		URLs: []string{h.srv.ClientURL()}, Name: "test " + t.Name(), ReconnectWait: 50 * time.Millisecond,
 	}, zap.NewNop())
 	if err != nil {
@@ -99,7 +99,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("jetstream.New: %v", err)
 	}
 	ctx := h.ctx()
-	if err := publisher.EnsureResources(ctx, h.js, publisher.ResourceSettings{}); err != nil {
+	if err := natsconn.EnsureResources(ctx, h.js, natsconn.ResourceSettings{}); err != nil {
 		t.Fatalf("EnsureResources: %v", err)
 	}
 	if h.kv, err = h.js.KeyValue(ctx, fleet.DesiredStateBucket); err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/pflag"
 
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 )
 
 const (
@@ -128,14 +128,14 @@ func (c *connFlags) urls() []string {
 }
 
 // servers returns the server URLs for messages, passwords redacted.
-func (c *connFlags) servers() string { return publisher.RedactURLs(c.urls()) }
+func (c *connFlags) servers() string { return natsconn.RedactURLs(c.urls()) }
 
 // connect connects to NATS and returns the connection, which the caller
 // closes, and its JetStream with --timeout as the request timeout. Unlike
 // the agent, it does not wait for a server: when none answers, it fails at
 // once and says so.
 func (c *connFlags) connect(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := publisher.Connect(publisher.ConnOptions{
+	nc, err := natsconn.Connect(natsconn.ConnOptions{
 		URLs:        c.urls(),
 		Name:        connName,
 		CredsFile:   c.creds,
@@ -149,7 +149,7 @@ func (c *connFlags) connect(ctx context.Context) (*nats.Conn, jetstream.JetStrea
 		FailFast:    true,
 	}, nil)
 	if err != nil {
-		if errors.Is(err, publisher.ErrAuthConflict) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+		if errors.Is(err, natsconn.ErrAuthConflict) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 			return nil, nil, usagef("%w", err) // a missing or unreadable file
 		}
 		return nil, nil, connectError(c.servers(), err)
@@ -173,5 +173,5 @@ func connectError(servers string, cause error) error {
 	case errors.As(cause, &op) && op.Op == "dial", errors.As(cause, &nerr) && nerr.Timeout():
 		return fmt.Errorf("no NATS server at %s: is the agent running with --dev, or set -s (%v)", servers, cause)
 	}
-	return cause // publisher.Connect's error names the servers, redacted
+	return cause // natsconn.Connect's error names the servers, redacted
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 )
 
 const initHelp = `Usage: harmony-fleet init [--replicas N] [connection flags]
@@ -76,11 +76,11 @@ func cmdInit(ctx context.Context, out ioStreams, args []string) error {
 		}
 	}
 
-	settings := publisher.DefaultResourceSettings()
+	settings := natsconn.DefaultResourceSettings()
 	settings.Replicas = *replicas
-	if err := publisher.EnsureResources(ctx, js, settings); err != nil {
+	if err := natsconn.EnsureResources(ctx, js, settings); err != nil {
 		msg := strings.ReplaceAll(err.Error(), "\n", "\n  ")
-		if errors.Is(err, publisher.ErrResourceMismatch) {
+		if errors.Is(err, natsconn.ErrResourceMismatch) {
 			msg += "\nexisting resources are never changed: fix them with the nats CLI, or give the --replicas they have"
 		}
 		return fmt.Errorf("init:\n  %s", msg)

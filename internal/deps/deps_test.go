@@ -34,7 +34,7 @@ var importRules = []struct {
 	prefix    string
 	importers []string
 }{
-	{"github.com/nats-io", []string{"internal/desired", "internal/publisher", "internal/natsserver", "cmd"}},
+	{"github.com/nats-io", []string{"internal/natsconn", "internal/desired", "internal/publisher", "internal/deviceops", "internal/fleetview", "internal/controller", "internal/natsserver", "internal/daemon", "cmd"}},
 	{"github.com/spf13/viper", []string{"internal/config"}},
 	{"github.com/coreos/go-systemd", []string{"internal/systemd"}},
 }

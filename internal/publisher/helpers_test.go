@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
 	"github.com/harmony-edge/harmony-agent/internal/publisher"
@@ -57,7 +58,7 @@ func events(from, to uint64) []fleet.StateChangeEvent {
 // earlier).
 func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := publisher.Connect(publisher.ConnOptions{URLs: []string{url}, Name: t.Name(), ReconnectWait: 50 * time.Millisecond}, zap.NewNop())
+	nc, err := natsconn.Connect(natsconn.ConnOptions{URLs: []string{url}, Name: t.Name(), ReconnectWait: 50 * time.Millisecond}, zap.NewNop())
 	if err != nil {
 		t.Fatalf("Connect(%s): %v", url, err)
 	}
@@ -69,11 +70,15 @@ func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
-// setup starts a server and connects to it.
+// setup starts a server, connects to it and creates the fleet's
+// resources, as harmony-fleet init does.
 func setup(t *testing.T) (*natsserver.Server, jetstream.JetStream) {
 	t.Helper()
 	srv := natstest.Start(t)
 	_, js := connect(t, srv.ClientURL())
+	if err := natsconn.EnsureResources(ctxT(t), js, natsconn.ResourceSettings{}); err != nil {
+		t.Fatalf("EnsureResources: %v", err)
+	}
 	return srv, js
 }
 

@@ -1,4 +1,4 @@
-package publisher
+package natsconn
 
 import (
 	"errors"
@@ -29,10 +29,10 @@ const (
 
 var (
 	// ErrNoServers is returned by Connect when ConnOptions.URLs is empty.
-	ErrNoServers = errors.New("publisher: no NATS server URL")
+	ErrNoServers = errors.New("natsconn: no NATS server URL")
 	// ErrAuthConflict is returned by Connect when ConnOptions names more
 	// than one way to authenticate, or half of one.
-	ErrAuthConflict = errors.New("publisher: conflicting NATS credentials")
+	ErrAuthConflict = errors.New("natsconn: conflicting NATS credentials")
 )
 
 // ConnOptions says how to reach NATS. The agent and harmony-fleet fill it
