@@ -38,7 +38,7 @@ func TestEnsureResourcesIdempotent(t *testing.T) {
 		c.Retention != jetstream.LimitsPolicy || c.Duplicates != 10*time.Minute || c.MaxAge != 7*24*time.Hour || c.Replicas != 1 {
 		t.Errorf("FLEET_EVENTS config = %+v, want fleet.events.>, file, limits, 10m dup window, 7d, R1", c)
 	}
-	for bucket, history := range map[string]int64{fleet.DesiredStateBucket: 5, fleet.DeviceInfoBucket: 1} {
+	for bucket, history := range map[string]int64{fleet.DesiredStateBucket: 5, fleet.DeviceInfoBucket: 1, fleet.DeviceRegistryBucket: 1} {
 		kv, err := js.KeyValue(ctx, bucket)
 		if err != nil {
 			t.Fatalf("KeyValue(%s): %v", bucket, err)
