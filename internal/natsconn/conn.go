@@ -44,6 +44,11 @@ type ConnOptions struct {
 	URLs []string
 	// Name identifies the connection on the server (monitoring, logs).
 	Name string
+	// InboxPrefix replaces nats.go's _INBOX as the prefix of the subjects
+	// replies to this connection's requests come to, so its permissions
+	// need not include _INBOX.>, through which other clients' replies are
+	// readable: fleet.InboxPrefix(device) for an agent. Empty: _INBOX.
+	InboxPrefix string
 
 	// At most one way to authenticate: CredsFile (a JWT + nkey .creds file),
 	// NKeyFile (an nkey seed file), User with PasswordFile or Password, or
@@ -118,6 +123,9 @@ func Connect(o ConnOptions, log *zap.Logger) (*nats.Conn, error) {
 	wait := o.ReconnectWait
 	if wait <= 0 {
 		wait = DefaultReconnectWait
+	}
+	if o.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
 	}
 	opts = append(opts,
 		nats.Name(o.Name),
