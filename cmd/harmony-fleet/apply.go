@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
 const applyHelp = `Usage: harmony-fleet apply NAME -f FILE (--device ID ... | --selector k=v,...) [flags]
@@ -135,7 +136,7 @@ func eachKey(ctx context.Context, out ioStreams, cmd string, conn *connFlags, t 
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	defer nc.Close()
-	kv, err := openBucket(ctx, js, fleet.DesiredStateBucket)
+	kv, err := fleetview.OpenBucket(ctx, js, fleet.DesiredStateBucket)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
@@ -259,7 +260,7 @@ func printKeys(w io.Writer, output string, k keysJSON) error {
 func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selector string, timeout time.Duration, warnUnknown bool, stderr io.Writer) ([]fleet.DeviceID, error) {
 	if t.selector == nil {
 		if warnUnknown {
-			kv, err := openBucket(ctx, js, fleet.DeviceInfoBucket)
+			kv, err := fleetview.OpenBucket(ctx, js, fleet.DeviceInfoBucket)
 			if err != nil {
 				return nil, err
 			}
@@ -274,7 +275,7 @@ func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selec
 		}
 		return t.devices, nil
 	}
-	infos, bad, err := listDeviceInfo(ctx, js, timeout)
+	infos, bad, err := fleetview.ListDeviceInfo(ctx, js, timeout)
 	if err != nil {
 		return nil, err
 	}
