@@ -108,7 +108,7 @@ func fillStream(b *testing.B, env *natsEnv, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: e.Subject(), Data: data}, jetstream.WithMsgID(e.MsgID()), jetstream.WithStallWait(waitTimeout)); err != nil {
+		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: e.Subject(), Data: data}, jetstream.WithMsgID(e.MsgID(benchNonce)), jetstream.WithStallWait(waitTimeout)); err != nil {
 			b.Fatalf("publish event %d: %v", i, err)
 		}
 	}

@@ -157,7 +157,7 @@ func simConn(ctx context.Context, b *testing.B, url string, c, conns, devices, d
 				b.Errorf("encode: %v", err)
 				return
 			}
-			if _, err := js.PublishMsgAsync(&nats.Msg{Subject: e.Subject(), Data: data}, jetstream.WithMsgID(e.MsgID()), jetstream.WithStallWait(waitTimeout)); err != nil {
+			if _, err := js.PublishMsgAsync(&nats.Msg{Subject: e.Subject(), Data: data}, jetstream.WithMsgID(e.MsgID(benchNonce)), jetstream.WithStallWait(waitTimeout)); err != nil {
 				b.Errorf("publish: %v", err)
 				return
 			}

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -836,4 +837,13 @@ func buildAgent(t *testing.T) string {
 		t.Fatal(agentBinary.err)
 	}
 	return agentBinary.path
+}
+
+// nonceRE is a Msg-Id nonce: 16 lower-case hex characters.
+var nonceRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// msgIDNonce returns the nonce of e's Msg-Id: what follows its
+// <device>.<epoch>.<seq>. prefix.
+func msgIDNonce(e storedEvent) string {
+	return strings.TrimPrefix(e.MsgID, e.StateChangeEvent.MsgID(""))
 }

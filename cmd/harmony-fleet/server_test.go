@@ -115,6 +115,9 @@ func removed(device fleet.DeviceID, name fleet.DeploymentName, seq uint64, from 
 	return e
 }
 
+// testNonce is the Msg-Id nonce of the agent run publish plays.
+const testNonce = "00c0ffee00c0ffee"
+
 // publish publishes events as the agent does, with their Msg-Id.
 func (e fleetEnv) publish(t *testing.T, events ...fleet.StateChangeEvent) {
 	t.Helper()
@@ -124,9 +127,9 @@ func (e fleetEnv) publish(t *testing.T, events ...fleet.StateChangeEvent) {
 			t.Fatal(err)
 		}
 		msg := &nats.Msg{Subject: ev.Subject(), Data: data, Header: nats.Header{}}
-		msg.Header.Set(fleet.MsgIDHeader, ev.MsgID())
+		msg.Header.Set(fleet.MsgIDHeader, ev.MsgID(testNonce))
 		if _, err := e.js.PublishMsg(ctxT(t), msg); err != nil {
-			t.Fatalf("publish %s: %v", ev.MsgID(), err)
+			t.Fatalf("publish %s: %v", ev.MsgID(testNonce), err)
 		}
 	}
 }

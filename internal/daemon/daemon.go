@@ -156,6 +156,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	var a *agent.Agent
 	pub := publisher.New(js, publisher.Config{
 		Device:            cfg.DeviceID,
+		MsgIDNonce:        fleet.NewMsgIDNonce(), // once per run, published nowhere else
 		OutboxCapacity:    cfg.Outbox.Capacity,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		Info:              func() fleet.DeviceInfo { return a.Info() },
@@ -227,11 +228,14 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 // and saved), or the new one not saved.
 func newEpoch(stateDir string, log *zap.Logger) fleet.AgentEpoch {
 	epoch, err := agent.NewEpoch(stateDir, time.Now())
+	unreadable, notSaved := errors.Is(err, agent.ErrEpochUnreadable), errors.Is(err, agent.ErrEpochNotSaved)
 	switch {
 	case err == nil:
-	case errors.Is(err, agent.ErrEpochNotSaved):
-		log.Error("epoch not saved; the next run cannot build on it and falls back to the time-based epoch", zap.Error(err))
-	case errors.Is(err, agent.ErrEpochUnreadable):
+	case unreadable && notSaved:
+		log.Error("epoch neither loaded nor saved; using the time-based epoch", zap.Error(err))
+	case notSaved:
+		log.Error("epoch not saved; the next run falls back to the time-based epoch", zap.Error(err))
+	case unreadable:
 		log.Warn("saved epoch unreadable; using the time-based epoch (saved for the next run)", zap.Error(err))
 	default:
 		log.Error("epoch", zap.Error(err))

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,6 +157,9 @@ func storedEvents(t *testing.T, js jetstream.JetStream) []*jetstream.RawStreamMs
 	return out
 }
 
+// nonceRE is a Msg-Id nonce: 16 lower-case hex characters.
+var nonceRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
 // checkStored asserts that FLEET_EVENTS holds exactly want, in order, each
 // on its subject with its Msg-Id.
 func checkStored(t *testing.T, js jetstream.JetStream, want []fleet.StateChangeEvent) {
@@ -167,13 +172,19 @@ func checkStored(t *testing.T, js jetstream.JetStream, want []fleet.StateChangeE
 		}
 		t.Fatalf("FLEET_EVENTS holds %d events %v, want %d", len(got), ids, len(want))
 	}
+	nonce := "" // every event of one publisher carries its run's nonce
 	for i, m := range got {
 		w := want[i]
 		if m.Subject != w.Subject() {
 			t.Errorf("event %d: subject %q, want %q", i, m.Subject, w.Subject())
 		}
-		if id := m.Header.Get(fleet.MsgIDHeader); id != w.MsgID() {
-			t.Errorf("event %d: %s %q, want %q", i, fleet.MsgIDHeader, id, w.MsgID())
+		id := m.Header.Get(fleet.MsgIDHeader)
+		n, ok := strings.CutPrefix(id, w.MsgID(""))
+		if i == 0 {
+			nonce = n
+		}
+		if !ok || !nonceRE.MatchString(n) || n != nonce {
+			t.Errorf("event %d: %s %q, want %q (nonce %q)", i, fleet.MsgIDHeader, id, w.MsgID(nonce), nonce)
 		}
 		var e fleet.StateChangeEvent
 		if err := json.Unmarshal(m.Data, &e); err != nil {

@@ -53,6 +53,9 @@ var ErrUnflushed = errors.New("publisher: not flushed")
 type Config struct {
 	// Device is this device: the key of its DeviceInfo.
 	Device fleet.DeviceID
+	// MsgIDNonce is this agent run's Msg-Id nonce (fleet.NewMsgIDNonce),
+	// the last part of every event's Nats-Msg-Id. Empty: New draws one.
+	MsgIDNonce string
 	// OutboxCapacity is how many events are kept while they cannot be
 	// sent; when full, the oldest is dropped and counted. 0 means
 	// DefaultOutboxCapacity.
@@ -154,6 +157,9 @@ func New(js jetstream.JetStream, c Config) *NATS {
 	}
 	if c.PublishTimeout <= 0 {
 		c.PublishTimeout = DefaultPublishTimeout
+	}
+	if c.MsgIDNonce == "" {
+		c.MsgIDNonce = fleet.NewMsgIDNonce()
 	}
 	log := c.Log
 	if log == nil {
@@ -406,7 +412,7 @@ func (p *NATS) sendHeadLocked(ctx context.Context) error {
 	}
 	e := head.event
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.PublishTimeout)
-	ack, err := p.js.PublishMsg(pctx, &nats.Msg{Subject: e.Subject(), Data: head.data}, jetstream.WithMsgID(e.MsgID()))
+	ack, err := p.js.PublishMsg(pctx, &nats.Msg{Subject: e.Subject(), Data: head.data}, jetstream.WithMsgID(e.MsgID(p.cfg.MsgIDNonce)))
 	cancel()
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err() // stopping: not a failure
