@@ -214,3 +214,31 @@ func TestRolloutStateValid(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeFleetDeployment: the decoder never panics; what it accepts
+// validates and round-trips to an equal value.
+func FuzzDecodeFleetDeployment(f *testing.F) {
+	f.Add(readFile(f, filepath.Join("testdata", "fleet_deployment.json")))
+	f.Add([]byte(`{"name":"w","selector":{"a":"b"},"spec":{"runtime":"process","command":["/bin/true"]},"generation":5,"rollout":{"batch":3}}`))
+	f.Add([]byte(`{"name":"w","selector":{"a":"b"},"spec":{"runtime":"process","command":["/bin/true"]},"generation":5,"rollout":{"batch":"10%","max_failed":"0%"},"previous":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := fleet.DecodeFleetDeployment(data)
+		if err != nil {
+			if !errors.Is(err, fleet.ErrInvalidFleetDeployment) {
+				t.Fatalf("DecodeFleetDeployment(%q) = %v, want errors.Is ErrInvalidFleetDeployment", data, err)
+			}
+			return
+		}
+		if err := d.Validate(); err != nil {
+			t.Fatalf("DecodeFleetDeployment(%q) accepted %+v, which does not validate: %v", data, d, err)
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatalf("json.Marshal(%+v) = %v", d, err)
+		}
+		back, err := fleet.DecodeFleetDeployment(b)
+		if err != nil || !reflect.DeepEqual(back, d) {
+			t.Fatalf("DecodeFleetDeployment(json.Marshal(%+v)) = %+v, %v, want it back", d, back, err)
+		}
+	})
+}

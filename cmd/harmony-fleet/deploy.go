@@ -15,7 +15,8 @@ import (
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/fleet/rollout"
-	"github.com/harmony-edge/harmony-agent/internal/controller"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 )
 
 const deployHelp = `Usage: harmony-fleet deploy NAME -f FILE --selector k=v[,k=v] [--batch N|P%]
@@ -175,15 +176,13 @@ func (f *deployFlags) deployment(arg string) (fleet.FleetDeployment, error) {
 }
 
 // deploymentsBucket opens the deployments bucket, creating it (one
-// replica) when missing: harmony-fleet init or serve create it otherwise.
+// replica) when missing, as init would.
 func deploymentsBucket(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, fleet.DeploymentsBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, controller.Buckets(1, 0)[0])
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, fleet.DeploymentsBucket)
-		}
+	r, _ := natsconn.FleetResource(natsconn.DefaultResourceSettings(), fleet.DeploymentsBucket)
+	if err := natsconn.Ensure(ctx, js, []natsconn.Resource{r}, natsconn.EnsureOptions{Create: true, IgnoreReplicas: true}); err != nil {
+		return nil, err
 	}
+	kv, err := js.KeyValue(ctx, fleet.DeploymentsBucket)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", fleet.DeploymentsBucket, err)
 	}
@@ -403,7 +402,7 @@ func cmdUndeploy(ctx context.Context, out ioStreams, args []string) error {
 	}
 	// The controller plans only fleet deployments: their keys are ours
 	// to delete now.
-	desired, err := openBucket(ctx, js, fleet.DesiredStateBucket)
+	desired, err := fleetview.OpenBucket(ctx, js, fleet.DesiredStateBucket)
 	if err != nil {
 		return fmt.Errorf("undeploy %s: %w", name, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/harmony-edge/harmony-agent/internal/controller"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/systemd"
 )
 
@@ -25,8 +26,8 @@ Run it on two or more hosts: one acts at a time, holding the lease (key
 leader of bucket fleet-controller, which expires unless renewed); the others
 stand by and one takes over within 10 s when the holder dies. Every write is
 a compare-and-set, so a replica that lost its lease cannot overwrite a newer
-decision. The buckets deployments, rollouts and fleet-controller are created
-when missing (with --replicas).
+decision. What harmony-fleet init creates is created when missing (with
+--replicas); what exists is used as it is.
 
 --signing-key signs every desired value (ARCHITECTURE 3.8; also
 $HARMONY_FLEET_SIGNING_KEY_FILE); without it, bare specs are written, for
@@ -80,7 +81,10 @@ func cmdServe(ctx context.Context, out ioStreams, args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer nc.Close()
-	if err := controller.EnsureBuckets(ctx, js, *replicas, controller.DefaultLeaseTTL); err != nil {
+	settings := natsconn.DefaultResourceSettings()
+	settings.Replicas = *replicas
+	// Create what is missing; what exists is used with the replicas it has.
+	if err := natsconn.Ensure(ctx, js, natsconn.FleetResources(settings), natsconn.EnsureOptions{Create: true, IgnoreReplicas: true}); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	c, err := controller.New(controller.Config{JS: js, ID: *id, Signer: kp, HeartbeatInterval: *heartbeat, Log: log})

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"reflect"
@@ -329,7 +330,16 @@ func compareStrings(a, b string) int {
 // when the controller crashes, a prefix), each a compare-and-set.
 func (s *sim) apply(out Output, crash bool) {
 	for _, st := range out.Statuses {
-		s.statuses[st.Deployment] = st
+		// Through JSON, as the rollouts bucket keeps them.
+		b, err := json.Marshal(st)
+		if err != nil {
+			s.t.Fatalf("json.Marshal(%+v) = %v", st, err)
+		}
+		var back fleet.RolloutStatus
+		if err := json.Unmarshal(b, &back); err != nil {
+			s.t.Fatalf("json.Unmarshal(%s) = %v", b, err)
+		}
+		s.statuses[st.Deployment] = back
 	}
 	n := len(out.Puts) + len(out.Deletes)
 	if crash {

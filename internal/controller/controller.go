@@ -44,8 +44,9 @@ type Config struct {
 	// offline after rollout.OfflineHeartbeats of them without a snapshot.
 	// 0 means fleet.DefaultHeartbeatInterval.
 	HeartbeatInterval time.Duration
-	// LeaseTTL, RenewEvery and AcquireEvery: 0 means the defaults. The
-	// lease bucket's TTL is set when it is created (EnsureBuckets).
+	// LeaseTTL, RenewEvery and AcquireEvery: 0 means the defaults.
+	// LeaseTTL must be the fleet-controller bucket's TTL
+	// (natsconn.ControllerLeaseTTL, set when the bucket is created).
 	LeaseTTL     time.Duration
 	RenewEvery   time.Duration
 	AcquireEvery time.Duration
@@ -134,7 +135,8 @@ func (c *Controller) Status() Status {
 }
 
 // Run watches, plans and, while it holds the lease, writes, until ctx is
-// done. The buckets must exist (EnsureBuckets, harmony-fleet init); a
+// done. The buckets must exist (natsconn.FleetResources: harmony-fleet
+// init or serve create them); a
 // watch that fails is started again.
 func (c *Controller) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)

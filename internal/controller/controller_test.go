@@ -15,8 +15,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
 	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
@@ -40,13 +40,16 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if err := publisher.EnsureResources(ctx, js, publisher.DefaultResourceSettings()); err != nil {
-		t.Fatal(err)
+	// The lease bucket with the short TTL these tests give the controller.
+	resources := natsconn.FleetResources(natsconn.DefaultResourceSettings())
+	for i, r := range resources {
+		if r.Bucket != nil && r.Bucket.Bucket == fleet.ControllerBucket {
+			c := *r.Bucket
+			c.TTL = 2 * time.Second
+			resources[i].Bucket = &c
+		}
 	}
-	if err := EnsureBuckets(ctx, js, 1, 2*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fleet.DeviceRegistryBucket}); err != nil {
+	if err := natsconn.Ensure(ctx, js, resources, natsconn.EnsureOptions{Create: true}); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, js: js}

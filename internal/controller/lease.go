@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 )
 
 // Lease timings: the lease bucket's TTL, how often the holder renews,
@@ -18,8 +19,8 @@ import (
 // holder until LeaseTTL minus LeaseMargin after its last renewal was sent,
 // so it stops writing before a standby can take over.
 const (
-	DefaultLeaseTTL     = 6 * time.Second
-	DefaultRenewEvery   = 2 * time.Second
+	DefaultLeaseTTL     = natsconn.ControllerLeaseTTL
+	DefaultRenewEvery   = DefaultLeaseTTL / 3
 	DefaultAcquireEvery = 500 * time.Millisecond
 	LeaseMargin         = time.Second
 )

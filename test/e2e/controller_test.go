@@ -67,15 +67,9 @@ func TestFleetController(t *testing.T) {
 	t.Cleanup(e.stopServes) // runs before the env's cleanup (agents, workloads)
 	e.connect()
 
-	step("init --replicas 3; the controller's buckets; record every write and event")
+	step("init --replicas 3 (every bucket, the lease's included); record every write and event")
 	e.mustFleet("init", "--replicas", "3")
 	ctx := t.Context()
-	if _, err := e.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fleet.DeviceRegistryBucket, History: 1, Storage: jetstream.FileStorage, Replicas: 3}); err != nil {
-		t.Fatal(err)
-	}
-	if err := controller.EnsureBuckets(ctx, e.js, 3, controller.DefaultLeaseTTL); err != nil {
-		t.Fatal(err)
-	}
 	e.openBuckets()
 	e.record()
 
