@@ -32,7 +32,7 @@ func TestFlagsBeforeCommand(t *testing.T) {
 		{"unknown flag before", []string{"--bogus", "status"}, exitUsage, "unknown flag: --bogus"},
 		{"command flag before", []string{"--replicas", "3", "init"}, exitUsage, "unknown flag: --replicas"},
 		{"no command", []string{"-s", "nats://a:4222"}, exitUsage, "no command after the flags"},
-		{"unknown command", []string{"-s", "nats://a:4222", "deploy"}, exitUsage, `unknown command "deploy"`},
+		{"unknown command", []string{"-s", "nats://a:4222", "bogus"}, exitUsage, `unknown command "bogus"`},
 		{"missing value", []string{"-s"}, exitUsage, "flag needs an argument"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

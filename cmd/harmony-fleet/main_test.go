@@ -66,7 +66,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{nil, "Usage:"},
-		{[]string{"deploy"}, `unknown command "deploy"`},
+		{[]string{"bogus"}, `unknown command "bogus"`},
 		{[]string{"status", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"devices", "extra"}, `unexpected argument "extra"`},
 		{[]string{"status", "-o", "yaml"}, `--output "yaml": want table or json`},

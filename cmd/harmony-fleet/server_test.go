@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
 	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
@@ -183,21 +184,22 @@ func TestInitIdempotent(t *testing.T) {
 	for _, want := range []string{
 		"stream FLEET_EVENTS", "subjects fleet.events.>", "limits retention", "duplicate window 10m0s", "max age 168h0m0s",
 		"bucket desired-state", "history 5", "bucket device-info", "history 1", "file storage", "replicas 1",
-		"bucket device-registry",
+		"bucket device-registry", "bucket deployments", "bucket rollouts", "bucket fleet-controller",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("init stdout lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Count(out, "created") != 4 {
-		t.Errorf("first init: want 4 resources created:\n%s", out)
+	n := len(natsconn.FleetResources(natsconn.DefaultResourceSettings()))
+	if strings.Count(out, "created") != n {
+		t.Errorf("first init: want %d resources created:\n%s", n, out)
 	}
 	code, out, errOut = e.run(t, "init")
 	if code != exitOK {
 		t.Fatalf("second init = %d; stderr %s", code, errOut)
 	}
-	if strings.Count(out, "exists") != 4 || strings.Contains(out, "created") {
-		t.Errorf("second init: want 4 resources that exist:\n%s", out)
+	if strings.Count(out, "exists") != n || strings.Contains(out, "created") {
+		t.Errorf("second init: want %d resources that exist:\n%s", n, out)
 	}
 	for _, b := range []string{fleet.DesiredStateBucket, fleet.DeviceInfoBucket, fleet.DeviceRegistryBucket} {
 		e.kv(t, b)
