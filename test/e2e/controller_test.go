@@ -157,6 +157,7 @@ func TestFleetController(t *testing.T) {
 
 	step("a version that exits 1, --max-failed 1 --auto-rollback: halts, rolls back")
 	mark = e.mark()
+	badAt := time.Now()
 	bad, h3 := e.spec("bad", `{"runtime":"process","command":["/bin/sh","-c","exit 1"],"restart":"never"}`)
 	if out, err := e.fleet("deploy", "web", "-f", bad, "--selector", "site=lyon", "--batch", "1", "--max-failed", "1",
 		"--min-ready", "1s", "--auto-rollback", "--wait"); err == nil {
@@ -169,6 +170,10 @@ func TestFleetController(t *testing.T) {
 	took := e.putsOf(mark, "web", h3)
 	if got, want := slices.Sorted(maps.Keys(took)), []string{"dev-1", "dev-2"}; !slices.Equal(got, want) {
 		t.Errorf("devices that received the bad version: %v, want %v (two waves of 1, the second failure halts)", got, want)
+	}
+	for _, d := range []string{"dev-1", "dev-2"} {
+		e.waitEvent(d, "web", fleet.PhaseFailed, h3, badAt)
+		e.waitEvent(d, "web", fleet.PhaseRunning, h2, badAt) // back on the previous version
 	}
 	e.waitRunning("web", h2, lyon...)
 	for _, d := range []string{"dev-1", "dev-2"} {
