@@ -358,3 +358,31 @@ func TestEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordApplySpecHash: a new spec hash in the same phase is a
+// transition (readiness means running *this* spec); the same one is not;
+// the event and the snapshot carry it, and a removal carries none.
+func TestRecordApplySpecHash(t *testing.T) {
+	s := New(1, 8)
+	hashA, hashB := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	if _, ok := s.RecordApply("web", fleet.PhaseRunning, "", hashA, t0); !ok {
+		t.Fatal("first RecordApply: no transition")
+	}
+	if _, ok := s.RecordApply("web", fleet.PhaseRunning, "", hashA, t0); ok {
+		t.Error("RecordApply with the same phase and hash: a transition, want a no-op")
+	}
+	tr, ok := s.RecordApply("web", fleet.PhaseRunning, "", hashB, t0)
+	if !ok {
+		t.Fatal("RecordApply with a new hash in the same phase: no transition")
+	}
+	if got := tr.Event("pi-1").SpecHash; got != hashB {
+		t.Errorf("event spec_hash = %q, want %q", got, hashB)
+	}
+	if got := s.Snapshot().Deployments["web"].SpecHash; got != hashB {
+		t.Errorf("snapshot spec_hash = %q, want %q", got, hashB)
+	}
+	rm, _ := s.RecordRemove("web", t0)
+	if got := rm.Event("pi-1").SpecHash; got != "" {
+		t.Errorf("removed event spec_hash = %q, want none", got)
+	}
+}
