@@ -474,11 +474,20 @@ func (c *Controller) put(ctx context.Context, p rollout.Put) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
+	expect := p.ExpectedRevision
+	if expect == 0 {
+		// A key deleted before holds a delete marker: the write expects
+		// the marker's revision, as the view knows it. kv.Create would
+		// write over any marker, even one newer than the plan.
+		c.mu.Lock()
+		expect = c.v.keyRev[p.Key]
+		c.mu.Unlock()
+	}
 	var rev uint64
-	if p.ExpectedRevision == 0 {
+	if expect == 0 {
 		rev, err = c.desired.Create(wctx, p.Key, b)
 	} else {
-		rev, err = c.desired.Update(wctx, p.Key, b, p.ExpectedRevision)
+		rev, err = c.desired.Update(wctx, p.Key, b, expect)
 	}
 	if err != nil {
 		if isWrongRevision(err) || errors.Is(err, jetstream.ErrKeyExists) {

@@ -131,6 +131,7 @@ func TestTargetsAndLeavesOthersAlone(t *testing.T) {
 	}
 	pol := fleet.DefaultRolloutPolicy()
 	pol.Batch = fleet.Batch{Amount: fleet.Amount{N: 100, Percent: true}}
+	pol.MinReadySeconds = 0
 	e.put(e.deployments, "web", fleet.FleetDeployment{Name: "web", Selector: map[string]string{"site": "lyon"}, Spec: spec, Generation: 5, Rollout: pol})
 	c, _ := e.start("a")
 	testsupport.WaitFor(t, "web written to d1 and d2", func() bool {
@@ -148,6 +149,16 @@ func TestTargetsAndLeavesOthersAlone(t *testing.T) {
 	testsupport.WaitFor(t, "d2.web deleted after relabel", func() bool {
 		_, ok := e.key("d2.web")
 		return !ok
+	})
+	// d1 runs it (ready at once: min_ready 0), so the rollout completes
+	// and a device joining later gets it at once.
+	e.online("d1", map[fleet.DeploymentName]fleet.DeploymentStatus{
+		"web": {Phase: fleet.PhaseRunning, SpecHash: fleet.SpecHash(spec), Revision: fleet.Revision{AgentEpoch: 1, Sequence: 1}}}, 1)
+	// Back in: the key is written again, over its delete marker.
+	e.put(e.registry, "d2", fleet.DeviceRecord{DeviceID: "d2", Labels: map[string]string{"site": "lyon"}, EnrolledAt: time.Now().UTC()})
+	testsupport.WaitFor(t, "d2.web written again after relabel back", func() bool {
+		_, ok := e.key("d2.web")
+		return ok
 	})
 	if got, ok := e.key("d1.solo"); !ok || got.Revision() != soloRev {
 		t.Errorf("d1.solo (apply --device) touched: %v", got)
