@@ -42,7 +42,7 @@ func (s *Server) routes() http.Handler {
 	handle("/api/v1/devices", s.ready(s.listDevices), http.MethodGet)
 	handle("/api/v1/devices/{id}", s.ready(s.getDevice), http.MethodGet)
 	handle("/api/v1/events", s.events, http.MethodGet)
-	handle("/api/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s", r.URL.Path))
 	})
 	handle("/healthz", func(w http.ResponseWriter, r *http.Request) {
