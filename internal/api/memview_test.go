@@ -174,7 +174,14 @@ func (v *memView) deviceLocked(id fleet.DeviceID) Device {
 			d.Deployments[n] = DevicePhase{Phase: p.Phase, LastError: fleet.ErrorText(p.LastError), Revision: p.Revision}
 		}
 	}
+	// Converged: every deployment the device has, and every fleet
+	// deployment that targets it, running or succeeded.
 	d.Converged = true
+	for _, p := range d.Deployments {
+		if p.Phase != fleet.PhaseRunning && p.Phase != fleet.PhaseSucceeded {
+			d.Converged = false
+		}
+	}
 	for n, f := range v.fleetDeps {
 		if !matches(labels, f.selector) {
 			continue
@@ -281,9 +288,15 @@ func (r *memRollouts) set(name fleet.DeploymentName, paused bool) error {
 	return nil
 }
 
-func (r *memRollouts) Pause(_ context.Context, name fleet.DeploymentName) error { return r.set(name, true) }
+func (r *memRollouts) Pause(_ context.Context, name fleet.DeploymentName) error {
+	return r.set(name, true)
+}
 func (r *memRollouts) Resume(_ context.Context, name fleet.DeploymentName) error {
 	return r.set(name, false)
 }
 
-func (r *memRollouts) Calls() []string { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.calls) }
+func (r *memRollouts) Calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}

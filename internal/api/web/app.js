@@ -25,6 +25,15 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// labelCells gives each body cell its column's name, which the phone
+// layout (style.css) shows in front of the value.
+function labelCells(table) {
+  const names = [...table.querySelectorAll("thead th")].map(th => th.textContent);
+  for (const tr of table.tBodies[0].rows) {
+    [...tr.cells].forEach((td, i) => { if (names[i]) td.setAttribute("data-label", names[i]); });
+  }
+}
+
 async function api(path, opts) {
   opts = opts || {};
   opts.headers = Object.assign({ "X-Harmony-Dashboard": "1" }, opts.headers || {});
@@ -59,10 +68,10 @@ function rolloutCell(d) {
   const pct = ro.targeted ? Math.round(100 * ro.updated / ro.targeted) : 0;
   const prog = el("div", { class: "progress", title: `${ro.updated} of ${ro.targeted} updated, ${ro.ready} ready` });
   const fill = el("span"); fill.style.width = pct + "%"; prog.append(fill);
-  return el("td", { class: "rollout" },
+  return el("td", { class: "rollout" }, el("div", {},
     el("span", { class: "badge state-" + ro.state, "data-role": "state" }, ro.state), " ",
     el("span", { "data-role": "progress" }, `${ro.updated}/${ro.targeted} updated, ${ro.ready} ready, ${ro.failed} failed`),
-    prog, ro.message ? el("small", {}, ro.message) : null);
+    prog, ro.message ? el("small", {}, ro.message) : null));
 }
 
 function actions(d) {
@@ -99,6 +108,7 @@ function renderDeployments(list) {
   });
   if (!rows.length) rows.push(el("tr", {}, el("td", { colSpan: 9 }, "no deployments")));
   tb.replaceChildren(...rows);
+  labelCells(document.getElementById("deployments"));
 }
 
 function renderFailing(details) {
@@ -170,6 +180,7 @@ function renderDevices(res) {
       ...hostCells(d.host), deps);
   });
   document.querySelector("#devices tbody").replaceChildren(...rows);
+  labelCells(document.getElementById("devices"));
 }
 
 async function refresh() {
