@@ -15,7 +15,6 @@ package main
 // are its children.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,10 +36,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
 	"github.com/harmony-edge/harmony-agent/internal/runtime/process"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 const (
@@ -88,7 +89,7 @@ func newHarness(t *testing.T) *harness {
 	// Created first, so removed last: the workloads are killed first.
 	h.stateDir = t.TempDir()
 	h.srv = natstest.Start(t)
-	nc, err := publisher.Connect(publisher.ConnOptions{
+	nc, err := natsconn.Connect(natsconn.ConnOptions{
 		URLs: []string{h.srv.ClientURL()}, Name: "test " + t.Name(), ReconnectWait: 50 * time.Millisecond,
 	}, zap.NewNop())
 	if err != nil {
@@ -99,7 +100,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("jetstream.New: %v", err)
 	}
 	ctx := h.ctx()
-	if err := publisher.EnsureResources(ctx, h.js, publisher.ResourceSettings{}); err != nil {
+	if err := natsconn.EnsureResources(ctx, h.js, natsconn.ResourceSettings{}); err != nil {
 		t.Fatalf("EnsureResources: %v", err)
 	}
 	if h.kv, err = h.js.KeyValue(ctx, fleet.DesiredStateBucket); err != nil {
@@ -364,30 +365,8 @@ func (a *agentRun) epoch() fleet.AgentEpoch {
 	return fleet.AgentEpoch(e)
 }
 
-// syncBuffer is a bytes.Buffer safe for the agent's writes and the test's
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
-}
+// syncBuffer is the shared synchronised buffer.
+type syncBuffer = testsupport.SyncBuffer
 
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(t testing.TB, what string, cond func() bool) {
@@ -399,15 +378,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // after waitTimeout with what() as the thing waited for.
 func poll(t testing.TB, cond func() bool, what func() string) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what())
-		}
-		<-tick.C
-	}
+	testsupport.Poll(t, waitTimeout, cond, what)
 }
 
 // --- desired state ---
@@ -836,4 +807,13 @@ func buildAgent(t *testing.T) string {
 		t.Fatal(agentBinary.err)
 	}
 	return agentBinary.path
+}
+
+// nonceRE is a Msg-Id nonce: 16 lower-case hex characters.
+var nonceRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// msgIDNonce returns the nonce of e's Msg-Id: what follows its
+// <device>.<epoch>.<seq>. prefix.
+func msgIDNonce(e storedEvent) string {
+	return strings.TrimPrefix(e.MsgID, e.StateChangeEvent.MsgID(""))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
 const applyHelp = `Usage: harmony-fleet apply NAME -f FILE (--device ID ... | --selector k=v,...) [flags]
@@ -120,14 +121,17 @@ func cmdApply(ctx context.Context, out ioStreams, args []string) error {
 	}
 
 	return eachKey(ctx, out, cmd, conn, t, targets.selector, true, *output, keysJSON{Deployment: name, SpecHash: hash},
-		func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult { return applyKey(ctx, kv, d, name, value) })
+		func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult {
+			return applyKey(ctx, kv, d, name, value, conn.timeout)
+		})
 }
 
 // applyKey writes value under device's key of deployment name unless the
 // key holds it already.
-func applyKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID, name fleet.DeploymentName, value []byte) keyResult {
+// The read is retried within timeout while JetStream elects a leader.
+func applyKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID, name fleet.DeploymentName, value []byte, timeout time.Duration) keyResult {
 	r := keyResult{Device: device, Key: fleet.DesiredKey(device, name)}
-	cur, err := kv.Get(ctx, r.Key)
+	cur, err := fleetview.Get(ctx, kv, r.Key, timeout)
 	switch {
 	case err == nil && bytes.Equal(cur.Value(), value):
 		r.Action, r.Revision = "unchanged", cur.Revision()
@@ -158,7 +162,7 @@ func eachKey(ctx context.Context, out ioStreams, cmd string, conn *connFlags, t 
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	defer nc.Close()
-	kv, err := openBucket(ctx, js, fleet.DesiredStateBucket)
+	kv, err := fleetview.OpenBucket(ctx, js, fleet.DesiredStateBucket)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
@@ -206,13 +210,16 @@ func cmdDelete(ctx context.Context, out ioStreams, args []string) error {
 	}
 
 	return eachKey(ctx, out, cmd, conn, t, targets.selector, false, *output, keysJSON{Deployment: name},
-		func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult { return deleteKey(ctx, kv, d, name) })
+		func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult {
+			return deleteKey(ctx, kv, d, name, conn.timeout)
+		})
 }
 
 // deleteKey deletes device's key of deployment name when it exists.
-func deleteKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID, name fleet.DeploymentName) keyResult {
+// The read is retried within timeout while JetStream elects a leader.
+func deleteKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID, name fleet.DeploymentName, timeout time.Duration) keyResult {
 	r := keyResult{Device: device, Key: fleet.DesiredKey(device, name)}
-	switch _, err := kv.Get(ctx, r.Key); {
+	switch _, err := fleetview.Get(ctx, kv, r.Key, timeout); {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		r.Action = "absent"
 		return r
@@ -242,7 +249,7 @@ func failures(cmd string, results []keyResult) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: %d of %d keys failed: %s", cmd, len(msgs), len(results), strings.Join(msgs, "; "))
+	return fmt.Errorf("%s: %d of %s failed: %s", cmd, len(msgs), plural(len(results), "key"), strings.Join(msgs, "; "))
 }
 
 // printKeys prints the results of apply or delete.
@@ -282,12 +289,12 @@ func printKeys(w io.Writer, output string, k keysJSON) error {
 func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selector string, timeout time.Duration, warnUnknown bool, stderr io.Writer) ([]fleet.DeviceID, error) {
 	if t.selector == nil {
 		if warnUnknown {
-			kv, err := openBucket(ctx, js, fleet.DeviceInfoBucket)
+			kv, err := fleetview.OpenBucket(ctx, js, fleet.DeviceInfoBucket)
 			if err != nil {
 				return nil, err
 			}
 			for _, d := range t.devices {
-				switch _, err := kv.Get(ctx, fleet.DeviceInfoKey(d)); {
+				switch _, err := fleetview.Get(ctx, kv, fleet.DeviceInfoKey(d), timeout); {
 				case errors.Is(err, jetstream.ErrKeyNotFound):
 					fmt.Fprintf(stderr, "harmony-fleet: warning: device %s has not reported yet (no device-info snapshot); its agent picks the state up when it starts\n", d)
 				case err != nil:
@@ -311,18 +318,18 @@ func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selec
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no enrolled device matches --selector %s (%d devices enrolled; harmony-fleet device label sets labels)", selector, len(recs))
+		return nil, fmt.Errorf("no enrolled device matches --selector %s (%s enrolled; harmony-fleet device label sets labels)", selector, plural(len(recs), "device"))
 	}
 	return out, nil
 }
 
-// reportBad writes, on w, the values of what that did not decode and were
-// skipped: the first few, then how many.
+// reportBad writes, on w, the values that did not decode and were
+// skipped: the first few, then how many; what names one ("event").
 func reportBad(w io.Writer, what string, bad []error) {
 	const shown = 5
 	for i, err := range bad {
 		if i == shown {
-			fmt.Fprintf(w, "harmony-fleet: warning: %d more %s skipped\n", len(bad)-shown, what)
+			fmt.Fprintf(w, "harmony-fleet: warning: %d more %s skipped\n", len(bad)-shown, nounFor(len(bad)-shown, what))
 			break
 		}
 		fmt.Fprintf(w, "harmony-fleet: warning: skipped: %v\n", err)

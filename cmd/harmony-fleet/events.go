@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
 const eventsHelp = `Usage: harmony-fleet events [--device ID] [--deployment NAME] [--follow] [flags]
@@ -17,8 +17,9 @@ first, one per line: time, device, deployment, revision (epoch/sequence),
 kind (applied or removed), from -> to ("-" for none), and the last error.
 --device and --deployment select by subject, so the server does the
 filtering. With --follow it then prints new events as they come, until
-interrupted. Messages that do not decode are skipped and reported on
-stderr.
+interrupted; its columns have fixed widths, so that the lines printed as
+events come align with the header. Messages that do not decode are skipped
+and reported on stderr.
 
 -o json prints each event as one line of JSON, as published.
 
@@ -64,16 +65,23 @@ func cmdEvents(ctx context.Context, out ioStreams, args []string) error {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	defer nc.Close()
-	r, err := publisher.OpenEvents(ctx, js, eventsFilter(id, name), conn.timeout)
+	r, err := fleetview.OpenEvents(ctx, js, fleetview.EventsFilter(id, name), conn.timeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	defer r.Stop()
 
 	p := eventPrinter{w: out.stdout, json: *output == outputJSON}
-	if !p.json {
+	switch {
+	case p.json:
+	case *follow:
+		// Lines are printed as they come: fixed widths align them.
+		if err := fixedRow(p.w, followWidths, eventColumns...); err != nil {
+			return err
+		}
+	default:
 		p.tw = newTable(out.stdout)
-		row(p.tw, "TIME", "DEVICE", "DEPLOYMENT", "REVISION", "KIND", "TRANSITION", "ERROR")
+		row(p.tw, eventColumns...)
 	}
 	for *follow || r.Backlog() {
 		re, err := r.Next(ctx)
@@ -85,7 +93,7 @@ func cmdEvents(ctx context.Context, out ioStreams, args []string) error {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
 		if re.Err != nil {
-			reportBad(out.stderr, "events", []error{re.Err})
+			reportBad(out.stderr, "event", []error{re.Err})
 		} else if err := p.print(re.Event); err != nil {
 			return err
 		}
@@ -99,11 +107,24 @@ func cmdEvents(ctx context.Context, out ioStreams, args []string) error {
 	return p.flush()
 }
 
+// eventColumns are the columns of the events table.
+var eventColumns = []any{"TIME", "DEVICE", "DEPLOYMENT", "REVISION", "KIND", "TRANSITION", "ERROR"}
+
+// followWidths are the widths of the columns of events --follow but the
+// last: it prints each event when it comes, so it cannot align them by
+// their content as a table of stored events is. A time is 24 characters;
+// a revision is an epoch of 16 digits, '/' and a sequence; a transition
+// is at most "succeeded -> succeeded"; device ids and deployment names of
+// up to 20 characters fit, a longer one pushes the rest of its line right.
+var followWidths = []int{len("2006-01-02T15:04:05.000Z"), 20, 20, 24, len(fleet.KindApplied), len("succeeded -> succeeded")}
+
 // eventPrinter prints events as table rows or JSON lines.
 type eventPrinter struct {
 	w    io.Writer
 	json bool
-	tw   *tabwriter.Writer // nil for JSON
+	// tw aligns the rows of stored events; nil for JSON and --follow,
+	// whose rows have fixed widths.
+	tw *tabwriter.Writer
 }
 
 func (p eventPrinter) print(e fleet.StateChangeEvent) error {
@@ -111,8 +132,12 @@ func (p eventPrinter) print(e fleet.StateChangeEvent) error {
 		return writeJSON(p.w, e)
 	}
 	t := e.Transition
-	row(p.tw, e.At.UTC().Format(timeFormat), e.DeviceID, e.Deployment, e.Revision, t.Kind,
-		orDash(string(t.From))+" -> "+orDash(string(t.To)), oneLine(t.LastError))
+	cells := []any{e.At.UTC().Format(timeFormat), e.DeviceID, e.Deployment, e.Revision, t.Kind,
+		orDash(string(t.From)) + " -> " + orDash(string(t.To)), oneLine(t.LastError)}
+	if p.tw == nil {
+		return fixedRow(p.w, followWidths, cells...)
+	}
+	row(p.tw, cells...)
 	return nil
 }
 

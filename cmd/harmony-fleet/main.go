@@ -79,20 +79,29 @@ Usage:
   harmony-fleet devices                              every device, its labels and heartbeat
   harmony-fleet events [--device ID] [--deployment NAME] [--follow]
                                                      the phase changes, one per line
-  harmony-fleet version                              print version, commit and build date
+  harmony-fleet device add|label|remove|permissions ID ...
+                                                     enrol devices: credentials, operator-owned labels
+  harmony-fleet creds bootstrap --dir DIR            operator, accounts and a nats-server config, for users without nsc
+  harmony-fleet keys new|public ...                  signing keys for desired state
+  harmony-fleet version [-o json]                    print version, commit and build date
   harmony-fleet help                                 this text
 
 Every command takes the connection flags of the nats CLI (-s/--server,
---creds, --nkey, --user/--password, --token, --tlsca/--tlscert/--tlskey),
-each also from the environment as HARMONY_FLEET_SERVER, HARMONY_FLEET_CREDS,
-...; the server defaults to nats://127.0.0.1:4222, where "harmony-agent run
---dev" (make run) listens. "harmony-fleet COMMAND --help" says more.
+--creds, --nkey, --user/--password, --token, --tlsca/--tlscert/--tlskey,
+--timeout), each also from the environment as HARMONY_FLEET_SERVER,
+HARMONY_FLEET_CREDS, ...; the server defaults to nats://127.0.0.1:4222,
+where "harmony-agent run --dev" (make run) listens. init, apply, delete,
+status, devices, events and version take -o table (the default) or
+-o json, one JSON document per line, for scripts.
+These flags may come before the command or after it; after it wins.
+"harmony-fleet COMMAND --help" says more.
 
 Examples:
   harmony-fleet init
   harmony-fleet apply web -f web.yaml --selector site=lyon
   harmony-fleet status web --watch
   harmony-fleet devices -o json
+  harmony-fleet -s nats://nats-1:4222,nats://nats-2:4222 --creds admin.creds init --replicas 3
   harmony-fleet events --device pi-017 --follow
 
 Exit codes: 0 ok; 1 the operation failed; 2 bad usage or invalid input.
@@ -117,6 +126,7 @@ var commands = map[string]command{
 	"keys":    cmdKeys,
 	"device":  cmdDevice,
 	"creds":   cmdCreds,
+	"version": cmdVersion,
 }
 
 // run is the whole program; it returns the exit code.
@@ -126,19 +136,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch args[0] {
-	case "version", "--version":
-		fmt.Fprintf(stdout, "harmony-fleet %s (commit %s, built %s)\n", version, commit, date)
-		return exitOK
+	case "--version":
+		args = append([]string{"version"}, args[1:]...)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "harmony-fleet: unknown command %q\n\n%s", args[0], usage)
+	name, args, err := splitCommand(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "harmony-fleet: %v\n", err)
 		return exitUsage
 	}
-	err := cmd(ctx, ioStreams{stdout: stdout, stderr: stderr}, args[1:])
+	if name == "help" {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "harmony-fleet: unknown command %q\n\n%s", name, usage)
+		return exitUsage
+	}
+	err = cmd(ctx, ioStreams{stdout: stdout, stderr: stderr}, args)
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		return exitOK

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // newTable returns a tabwriter for columns separated by \t; the caller
@@ -26,13 +28,53 @@ func row(w io.Writer, cells ...any) {
 	fmt.Fprint(w, "\n")
 }
 
-// writeJSON writes v as one line of JSON.
+// fixedRow writes cells as one table row whose columns have the given
+// widths, two spaces apart, and returns the write's error. A cell wider
+// than its column is written whole; the last cell, and any past widths,
+// is not padded.
+func fixedRow(w io.Writer, widths []int, cells ...any) error {
+	var b strings.Builder
+	for i, c := range cells {
+		s := fmt.Sprint(c)
+		b.WriteString(s)
+		if i == len(cells)-1 {
+			break
+		}
+		pad := 2
+		if i < len(widths) {
+			pad += max(widths[i]-utf8.RuneCountInString(s), 0)
+		}
+		b.WriteString(strings.Repeat(" ", pad))
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// plural writes n and noun, in the plural unless n is 1: "1 device",
+// "2 devices". noun is a regular English noun.
+func plural(n int, noun string) string {
+	return fmt.Sprintf("%d %s", n, nounFor(n, noun))
+}
+
+// nounFor returns noun in the plural unless n is 1.
+func nounFor(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
+}
+
+// writeJSON writes v as one line of JSON; <, > and & are written as
+// they are ("fleet.events.>"), not escaped for HTML.
 func writeJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("encode json: %w", err)
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err := w.Write(b.Bytes())
 	return err
 }
 

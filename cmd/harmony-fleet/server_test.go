@@ -17,6 +17,7 @@ import (
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 const epoch fleet.AgentEpoch = 1875123456789012
@@ -115,6 +116,9 @@ func removed(device fleet.DeviceID, name fleet.DeploymentName, seq uint64, from 
 	return e
 }
 
+// testNonce is the Msg-Id nonce of the agent run publish plays.
+const testNonce = "00c0ffee00c0ffee"
+
 // publish publishes events as the agent does, with their Msg-Id.
 func (e fleetEnv) publish(t *testing.T, events ...fleet.StateChangeEvent) {
 	t.Helper()
@@ -124,9 +128,9 @@ func (e fleetEnv) publish(t *testing.T, events ...fleet.StateChangeEvent) {
 			t.Fatal(err)
 		}
 		msg := &nats.Msg{Subject: ev.Subject(), Data: data, Header: nats.Header{}}
-		msg.Header.Set(fleet.MsgIDHeader, ev.MsgID())
+		msg.Header.Set(fleet.MsgIDHeader, ev.MsgID(testNonce))
 		if _, err := e.js.PublishMsg(ctxT(t), msg); err != nil {
-			t.Fatalf("publish %s: %v", ev.MsgID(), err)
+			t.Fatalf("publish %s: %v", ev.MsgID(testNonce), err)
 		}
 	}
 }
@@ -142,18 +146,12 @@ func (e fleetEnv) publishRaw(t *testing.T, subject string, data []byte) {
 // eventually polls cond until it holds or waitTimeout passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", waitTimeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testsupport.Poll(t, waitTimeout, cond, func() string { return what })
 }
 
 // runAsync runs harmony-fleet until the returned stop is called; stop
 // returns the exit code.
-func (e fleetEnv) runAsync(t *testing.T, stdout, stderr *syncBuffer, args ...string) (stop func() int) {
+func (e fleetEnv) runAsync(t *testing.T, stdout, stderr *testsupport.SyncBuffer, args ...string) (stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -185,22 +183,23 @@ func TestInitIdempotent(t *testing.T) {
 	for _, want := range []string{
 		"stream FLEET_EVENTS", "subjects fleet.events.>", "limits retention", "duplicate window 10m0s", "max age 168h0m0s",
 		"bucket desired-state", "history 5", "bucket device-info", "history 1", "file storage", "replicas 1",
+		"bucket device-registry",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("init stdout lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Count(out, "created") != 3 {
-		t.Errorf("first init: want 3 resources created:\n%s", out)
+	if strings.Count(out, "created") != 4 {
+		t.Errorf("first init: want 4 resources created:\n%s", out)
 	}
 	code, out, errOut = e.run(t, "init")
 	if code != exitOK {
 		t.Fatalf("second init = %d; stderr %s", code, errOut)
 	}
-	if strings.Count(out, "exists") != 3 || strings.Contains(out, "created") {
-		t.Errorf("second init: want 3 resources that exist:\n%s", out)
+	if strings.Count(out, "exists") != 4 || strings.Contains(out, "created") {
+		t.Errorf("second init: want 4 resources that exist:\n%s", out)
 	}
-	for _, b := range []string{fleet.DesiredStateBucket, fleet.DeviceInfoBucket} {
+	for _, b := range []string{fleet.DesiredStateBucket, fleet.DeviceInfoBucket, fleet.DeviceRegistryBucket} {
 		e.kv(t, b)
 	}
 }
@@ -519,7 +518,7 @@ func TestStatusEmpty(t *testing.T) {
 func TestStatusWatch(t *testing.T) {
 	e := start(t, true)
 	statusFixture(t, e)
-	var stdout, stderr syncBuffer
+	var stdout, stderr testsupport.SyncBuffer
 	stop := e.runAsync(t, &stdout, &stderr, "status", "--watch", "-o", "json")
 	eventually(t, "status --watch prints the status", func() bool { return strings.Contains(stdout.String(), statusWeb) })
 
@@ -660,7 +659,7 @@ func TestEvents(t *testing.T) {
 func TestEventsFollow(t *testing.T) {
 	e := start(t, true)
 	e.publish(t, applied("pi-1", "web", 1, "", fleet.PhasePending, ""))
-	var stdout, stderr syncBuffer
+	var stdout, stderr testsupport.SyncBuffer
 	stop := e.runAsync(t, &stdout, &stderr, "events", "--follow", "--deployment", "web")
 	eventually(t, "events --follow prints the stored event", func() bool { return strings.Contains(stdout.String(), "- -> pending") })
 

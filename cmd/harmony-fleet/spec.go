@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -96,14 +97,14 @@ func yamlToJSON(data []byte) ([]byte, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty file: want a spec")
 		}
-		return nil, fmt.Errorf("not YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, syntaxError(data, err)
 	}
 	var more yaml.Node
 	switch err := dec.Decode(&more); {
 	case err == nil:
 		return nil, fmt.Errorf("line %d: a second YAML document: want one spec", more.Line)
 	case !errors.Is(err, io.EOF):
-		return nil, fmt.Errorf("not YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, syntaxError(data, err)
 	}
 	budget := maxYAMLNodes
 	v, err := fromYAML(&doc, &budget)
@@ -184,5 +185,74 @@ func yamlScalar(n *yaml.Node) (any, error) {
 		return v, nil
 	default:
 		return nil, fmt.Errorf("line %d: unsupported YAML tag %s", n.Line, tag)
+	}
+}
+
+// yamlLine matches the line yaml.v3 puts at the start of a syntax error.
+var yamlLine = regexp.MustCompile(`^line \d+: `)
+
+// syntaxError returns the error of data, which does not parse as YAML:
+// "not YAML: line N: <yaml's reason>". yaml.v3's own line cannot be
+// trusted: it names the line where the enclosing mapping or sequence
+// starts when it knows one (line 1 for an indentation error on line 9),
+// and counts from 0 for parser errors. N is the line where data stops
+// being YAML: one past its longest prefix of whole lines that parses.
+func syntaxError(data []byte, err error) error {
+	msg := yamlLine.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
+	if n := badLine(data); n > 0 {
+		return fmt.Errorf("not YAML: line %d: %s", n, msg)
+	}
+	return fmt.Errorf("not YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// maxBadLineBytes bounds the bytes badLine parses, all prefixes together,
+// so that a large file does not take long to report.
+const maxBadLineBytes = 32 << 20
+
+// badLine returns the line of data, counted from 1, where data stops
+// being YAML: one past its longest prefix of whole lines that parses (the
+// lines after an error do not parse however they go on). It returns 0
+// when data parses, or when finding it would take over maxBadLineBytes.
+func badLine(data []byte) int {
+	// ends[i] is the end of line i+1.
+	var ends []int
+	for i, c := range data {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	budget := maxBadLineBytes
+	for n := len(ends); n >= 0; n-- {
+		end := 0
+		if n > 0 {
+			end = ends[n-1]
+		}
+		if budget -= end; budget < 0 {
+			return 0
+		}
+		if parses(data[:end]) {
+			if n == len(ends) {
+				return 0
+			}
+			return n + 1
+		}
+	}
+	return 1
+}
+
+// parses reports whether every YAML document in data parses.
+func parses(data []byte) bool {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		switch err := dec.Decode(&n); {
+		case errors.Is(err, io.EOF):
+			return true
+		case err != nil:
+			return false
+		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/fleet/aggregate"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
 const statusHelp = `Usage: harmony-fleet status [NAME] [--watch] [flags]
@@ -25,7 +25,7 @@ that were lost. Events and snapshots that do not decode are skipped and
 reported on stderr.
 
 With --watch it keeps reading new events and snapshots and prints again when
-something changed, at most once a second, until interrupted.
+what it shows changed, at most once a second, until interrupted.
 
 -o json prints one line (one per change with --watch):
   {"deployments":[{"name":"web",
@@ -79,7 +79,7 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	defer nc.Close()
-	infoKV, err := openBucket(ctx, js, fleet.DeviceInfoBucket)
+	infoKV, err := fleetview.OpenBucket(ctx, js, fleet.DeviceInfoBucket)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
@@ -87,7 +87,7 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 	if name != "" {
 		filter = fleet.DeploymentEventsSubject(name)
 	}
-	r, err := publisher.OpenEvents(ctx, js, filter, conn.timeout)
+	r, err := fleetview.OpenEvents(ctx, js, filter, conn.timeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
@@ -108,26 +108,24 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 		}
 		agg.Apply(re.Event)
 	}
-	iw, err := watchInfo(ctx, infoKV, conn.timeout)
+	iw, err := fleetview.WatchInfo(ctx, infoKV, conn.timeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	defer iw.stop()
-	infos, badInfos, err := iw.stored(ctx)
+	defer iw.Stop()
+	infos, badInfos, err := iw.Stored(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	for _, info := range infos {
 		agg.ApplySnapshot(info)
 	}
-	reportBad(out.stderr, "events", badEvents)
-	reportBad(out.stderr, "device-info snapshots", badInfos)
+	reportBad(out.stderr, "event", badEvents)
+	reportBad(out.stderr, "device-info snapshot", badInfos)
 
+	p := &changePrinter{w: out.stdout, stamp: *watch && *output == outputTable, now: time.Now}
 	show := func() error {
-		if *watch && *output == outputTable {
-			fmt.Fprintf(out.stdout, "\n# %s\n", time.Now().UTC().Format(timeFormat))
-		}
-		return printStatus(out.stdout, *output, statusOf(agg, name))
+		return p.print(func(w io.Writer) error { return printStatus(w, *output, statusOf(agg, name)) })
 	}
 	if err := show(); err != nil || !*watch {
 		return err
@@ -141,14 +139,14 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 // watchStatus folds the events r reads and the snapshots iw sees into agg
 // and calls show when agg changed, at most once per watchInterval, until
 // ctx is done (which is not an error).
-func watchStatus(ctx context.Context, r *publisher.EventReader, iw *infoWatch, agg *aggregate.Aggregator, show func() error, stderr io.Writer) error {
+func watchStatus(ctx context.Context, r *fleetview.EventReader, iw *fleetview.InfoWatch, agg *aggregate.Aggregator, show func() error, stderr io.Writer) error {
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
 
 	// events lets the reader run a little ahead of folding and printing.
-	events := make(chan publisher.ReadEvent, 64)
+	events := make(chan fleetview.ReadEvent, 64)
 	// readErr takes the reader's one last error.
 	readErr := make(chan error, 1)
 	wg.Go(func() {
@@ -181,20 +179,20 @@ func watchStatus(ctx context.Context, r *publisher.EventReader, iw *infoWatch, a
 			return err
 		case re := <-events:
 			if re.Err != nil {
-				reportBad(stderr, "events", []error{re.Err})
+				reportBad(stderr, "event", []error{re.Err})
 				continue
 			}
 			changed = agg.Apply(re.Event) || changed
-		case e, ok := <-iw.updates():
+		case e, ok := <-iw.Updates():
 			if !ok {
 				return fmt.Errorf("watch bucket %s: stopped", fleet.DeviceInfoBucket)
 			}
 			if e == nil {
 				continue
 			}
-			info, err := decodeInfo(e)
+			info, err := fleetview.DecodeInfo(e)
 			if err != nil {
-				reportBad(stderr, "device-info snapshots", []error{err})
+				reportBad(stderr, "device-info snapshot", []error{err})
 				continue
 			}
 			changed = agg.ApplySnapshot(info) || changed

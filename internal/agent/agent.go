@@ -19,7 +19,8 @@ import (
 )
 
 // Publisher takes every recorded transition, in order, and is told when the
-// DeviceInfo snapshot changed. Both calls must not block.
+// DeviceInfo snapshot changed. Both calls must not block; the agent never
+// makes two of them at once.
 type Publisher interface {
 	Publish(fleet.StateChangeEvent)
 	InfoChanged()
@@ -91,6 +92,11 @@ type Agent struct {
 	hostname  string
 	startedAt time.Time
 	q         *queue
+	// available reports which runtime kinds cfg.Runtimes serves; it is
+	// never written after New.
+	available map[fleet.RuntimeKind]bool
+	// out performs logging and publishing outside mu, in sequence order.
+	out *effects
 
 	mu sync.Mutex
 	// rec is the pure state; guarded by mu.
@@ -150,12 +156,19 @@ func New(cfg Config) (*Agent, error) {
 	setDefault(&cfg.HistoryCapacity, DefaultHistory)
 	setDefault(&cfg.TickInterval, DefaultTickInterval)
 	host, _ := os.Hostname()
+	available := make(map[fleet.RuntimeKind]bool, len(cfg.Runtimes))
+	for kind, rt := range cfg.Runtimes {
+		available[kind] = rt != nil
+	}
+	log := cfg.Log.Named("agent")
 	return &Agent{
 		cfg:       cfg,
-		log:       cfg.Log.Named("agent"),
+		log:       log,
 		hostname:  host,
 		startedAt: time.Now().UTC(),
 		q:         newQueue(time.Now()),
+		available: available,
+		out:       &effects{log: log, pub: cfg.Publisher},
 		rec:       reconciler.New(cfg.Epoch, cfg.HistoryCapacity),
 		deps:      make(map[fleet.DeploymentName]*deployment),
 		listErr:   make(map[fleet.RuntimeKind]string),
@@ -301,16 +314,14 @@ func (a *Agent) apply(u desired.Update, fromNATS bool) {
 		a.cfg.Cache.Apply(u) // no I/O: the cache's own goroutine writes
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	seen := make(map[fleet.DeploymentName]bool, len(u.Entries))
 	for _, e := range u.Entries {
 		seen[e.Deployment] = !e.Deleted
 		a.setDesiredLocked(e)
 	}
+	first := false
 	if u.Full && fromNATS {
-		if !a.haveFull {
-			a.log.Info("desired state received", zap.Int("deployments", len(u.Entries)))
-		}
+		first = !a.haveFull
 		a.haveFull = true
 		for name, d := range a.deps {
 			if !seen[name] {
@@ -319,6 +330,25 @@ func (a *Agent) apply(u desired.Update, fromNATS bool) {
 			a.q.add(name) // a full snapshot re-checks everything
 		}
 	}
+	a.mu.Unlock()
+	if first {
+		// A full snapshot carries the delete markers of removed keys too:
+		// deployments counts the live values only.
+		live, deleted := countEntries(u.Entries)
+		a.log.Info("desired state received", zap.Int("deployments", live), zap.Int("deleted", deleted))
+	}
+}
+
+// countEntries counts the live values and the delete markers in entries.
+func countEntries(entries []desired.Entry) (live, deleted int) {
+	for _, e := range entries {
+		if e.Deleted {
+			deleted++
+		} else {
+			live++
+		}
+	}
+	return live, deleted
 }
 
 func (a *Agent) setDesiredLocked(e desired.Entry) {
@@ -438,224 +468,132 @@ func (a *Agent) work(ctx context.Context) {
 	}
 }
 
-// view is a copy of a deployment's state, taken under the lock.
-type view struct {
-	desired, haveFull bool
-	spec              fleet.DeploymentSpec
-	hash              string
-	specErr           error
-	where             fleet.RuntimeKind
-	waiting           bool // in backoff
-	retrying          bool // the last attempt failed
-	handledExit       string
-}
-
-func (a *Agent) view(name fleet.DeploymentName) (view, bool) {
+// facts copies name's state under the lock for a pass; it reports false
+// when the agent no longer knows name.
+func (a *Agent) facts(name fleet.DeploymentName) (facts, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	d := a.deps[name]
 	if d == nil {
-		return view{}, false
+		return facts{}, false
 	}
-	return view{
-		desired: d.desired, haveFull: a.haveFull, spec: d.spec, hash: d.hash, specErr: d.specErr,
-		where: d.where, waiting: time.Now().Before(d.backoffUntil), retrying: d.failures > 0,
-		handledExit: d.handledExit,
+	return facts{
+		Desired: d.desired, HaveFull: a.haveFull, Spec: d.spec, Hash: d.hash, SpecErr: errText(d.specErr),
+		Where: d.where, Available: a.available, Failures: d.failures, BackoffUntil: d.backoffUntil,
+		HandledExit: d.handledExit,
 	}, true
 }
 
-// reconcile works on one deployment: observe, decide, act, record.
+// maxSteps bounds a pass: decide needs at most four steps (move, observe,
+// start, report); more would be a bug in decide, not a reason to spin.
+const maxSteps = 8
+
+// reconcile works on one deployment: copy its state under the lock, then
+// decide (pure) and act (no lock held) until decide says the pass is over.
 func (a *Agent) reconcile(ctx context.Context, name fleet.DeploymentName) {
-	v, ok := a.view(name)
+	f, ok := a.facts(name)
 	if !ok {
 		return
 	}
 	log := a.log.With(zap.String("deployment", string(name)))
-	switch {
-	case !v.desired && v.haveFull:
-		a.remove(ctx, name, v, log)
-		return
-	case !v.desired:
-		a.adopt(ctx, name, v)
-		return
-	case v.specErr != nil:
-		a.record(name, fleet.PhaseFailed, v.specErr.Error())
-		return
-	case v.waiting:
-		return // the backoff timer queues the next attempt
-	}
-	rt := a.cfg.Runtimes[v.spec.Runtime]
-	if rt == nil {
-		a.record(name, fleet.PhaseFailed, fmt.Sprintf("runtime %s is not available on this device (see runtime.* in the agent config)", v.spec.Runtime))
-		return
-	}
-	if v.where != "" && v.where != v.spec.Runtime {
-		if old := a.cfg.Runtimes[v.where]; old != nil {
-			if err := a.removeOwn(ctx, old, name, v, log); err != nil {
-				a.fail(ctx, name, fmt.Errorf("remove from runtime %s: %w", v.where, err))
-				return
-			}
-		}
-	}
-	a.setWhere(name, v.spec.Runtime)
-
-	st, err := rt.Observe(ctx, a.cfg.Device, name)
-	if err != nil {
-		a.fail(ctx, name, err) // the runtime names the operation: "observe web: ..."
-		return
-	}
-	if st.State == runtime.StateMissing || st.State == runtime.StateCreated || st.SpecHash != v.hash {
-		if st.State != runtime.StateMissing && st.SpecHash != v.hash {
-			log.Info("spec changed; replacing workload", zap.String("old_hash", short(st.SpecHash)), zap.String("new_hash", short(v.hash)))
-		}
-		st, ok = a.start(ctx, name, rt, v)
-		if !ok {
+	for range maxSteps {
+		act := decide(f, time.Now())
+		err := a.act(ctx, name, &f, act, log)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return // the agent is stopping: cancellation is not a failure
+		case err != nil:
+			f.Err = err.Error() // the next decision reports it
+		case act.Kind.final():
 			return
 		}
 	}
-	a.settle(ctx, name, rt, v, st)
+	log.Error("reconcile pass did not settle; left for the next one", zap.Int("steps", maxSteps))
 }
 
-// start records pending and applies the spec; it reports false after a
-// failure (recorded, retry scheduled). A retry after a failure stays
-// failed until it succeeds: a deployment failing for hours must not
-// flap between failed and pending at every attempt.
-func (a *Agent) start(ctx context.Context, name fleet.DeploymentName, rt runtime.Runtime, v view) (runtime.Status, bool) {
-	if !v.retrying {
-		a.record(name, fleet.PhasePending, "")
-	}
-	st, err := rt.Apply(ctx, runtime.Workload{Device: a.cfg.Device, Deployment: name, Spec: v.spec, SpecHash: v.hash})
-	if err != nil {
-		a.fail(ctx, name, err)
-		return st, false
-	}
-	return st, true
-}
-
-// settle records what an observed workload's state means, restarting an
-// exited one when its policy says so (after its backoff).
-func (a *Agent) settle(ctx context.Context, name fleet.DeploymentName, rt runtime.Runtime, v view, st runtime.Status) {
-	if st.State == runtime.StateRunning {
-		a.record(name, fleet.PhaseRunning, "")
-		if !st.StartedAt.IsZero() && time.Since(st.StartedAt) > stableRunTime {
-			a.mu.Lock()
-			if d := a.deps[name]; d != nil {
-				d.failures = 0
+// act performs one decided step, feeding what it did and saw back into
+// f. It returns the error of a failed runtime call.
+func (a *Agent) act(ctx context.Context, name fleet.DeploymentName, f *facts, act action, log *zap.Logger) error {
+	rt := a.cfg.Runtimes[act.Runtime]
+	switch act.Kind {
+	case actNone, actWait:
+	case actObserve:
+		if act.SetWhere {
+			a.setWhere(name, act.Runtime)
+			f.Where = act.Runtime
+		}
+		st, err := rt.Observe(ctx, a.cfg.Device, name)
+		if err != nil {
+			return err // the runtime names the operation: "observe web: ..."
+		}
+		f.Observed = &st
+	case actMove:
+		if err := a.removeOwn(ctx, rt, name, f.Spec, act.Runtime, log); err != nil {
+			return fmt.Errorf("remove from runtime %s: %w", act.Runtime, err)
+		}
+		f.Where = ""
+	case actStart, actReplace, actRestart:
+		if act.Kind == actReplace {
+			log.Info("spec changed; replacing workload", zap.String("old_hash", short(act.OldHash)), zap.String("new_hash", short(f.Hash)))
+		}
+		if act.Pending {
+			a.report(name, action{Phase: fleet.PhasePending}, "")
+		}
+		st, err := rt.Apply(ctx, runtime.Workload{Device: a.cfg.Device, Deployment: name, Spec: f.Spec, SpecHash: f.Hash})
+		if err != nil {
+			return err
+		}
+		f.Observed, f.Started = &st, true
+	case actReport, actAdopt:
+		msg := act.Error
+		if act.QuoteLog && rt != nil {
+			if tail, err := rt.LogTail(ctx, a.cfg.Device, name, logTailBytes); err == nil && tail != "" {
+				msg += ": " + tail
 			}
-			a.mu.Unlock()
 		}
-		return
+		a.report(name, act, msg)
+	case actRemove:
+		if rt != nil {
+			if err := a.removeOwn(ctx, rt, name, f.Spec, act.Runtime, log); err != nil {
+				return fmt.Errorf("remove: %w", err)
+			}
+		}
+		a.removed(name)
 	}
-	// Exited (or created and never started, after a failed start).
-	policy := v.spec.Restart
-	restart := policy == fleet.RestartAlways || policy == fleet.RestartOnFailure && st.ExitCode != 0
-	exitID := st.ID + "@" + st.FinishedAt.String()
-	if restart && v.handledExit == exitID {
-		// This exit was reported and its backoff has passed: start again.
-		if st, ok := a.start(ctx, name, rt, v); ok {
-			a.settle(ctx, name, rt, v, st)
-		}
-		return
-	}
-	msg := a.exitMessage(ctx, name, rt, st)
-	switch {
-	case !restart && st.ExitCode == 0:
-		a.record(name, fleet.PhaseSucceeded, "")
-	case !restart:
-		a.record(name, fleet.PhaseFailed, msg)
-	default:
-		phase := fleet.PhaseFailed
-		if st.ExitCode == 0 {
-			phase, msg = fleet.PhasePending, "exited with code 0; restarting (restart: always)"
-		}
-		a.record(name, phase, msg)
-		a.mu.Lock()
-		if d := a.deps[name]; d != nil {
-			d.handledExit = exitID
-			a.backoffLocked(name, d)
-		}
-		a.mu.Unlock()
-	}
+	return nil
 }
 
-// exitMessage says how a workload ended, quoting the end of its output.
-func (a *Agent) exitMessage(ctx context.Context, name fleet.DeploymentName, rt runtime.Runtime, st runtime.Status) string {
-	msg := fmt.Sprintf("exited with code %d", st.ExitCode)
-	switch {
-	case st.OOMKilled:
-		msg += " (killed: out of memory)"
-	case st.ExitCode < 0:
-		msg = "exited (code unknown: the process was adopted from an earlier agent run)"
-	}
-	if tail, err := rt.LogTail(ctx, a.cfg.Device, name, logTailBytes); err == nil && tail != "" {
-		msg += ": " + tail
-	}
-	return msg
-}
-
-// adopt records the phase of a workload found in a runtime before the
-// desired state is known: nothing is started or removed yet.
-func (a *Agent) adopt(ctx context.Context, name fleet.DeploymentName, v view) {
-	rt := a.cfg.Runtimes[v.where]
-	if rt == nil {
-		return
-	}
-	st, err := rt.Observe(ctx, a.cfg.Device, name)
-	if err != nil || st.State == runtime.StateMissing {
-		return
-	}
-	switch {
-	case st.State == runtime.StateRunning:
-		a.record(name, fleet.PhaseRunning, "")
-	case st.State == runtime.StateExited && st.ExitCode == 0:
-		a.record(name, fleet.PhaseSucceeded, "")
-	default:
-		a.record(name, fleet.PhaseFailed, a.exitMessage(ctx, name, rt, st))
-	}
-}
-
-// remove deletes the workload of a deployment no longer desired, then
-// records removed. A deployment with no runtime (where is empty) has no
-// workload to delete: no runtime listed one and this run never created
-// one (its spec was invalid, say). A runtime that could not be listed
-// may hold one from an earlier run; the first resync that lists it finds
-// it as a stray and removes it, so removal does not wait for that runtime
-// to answer.
-func (a *Agent) remove(ctx context.Context, name fleet.DeploymentName, v view, log *zap.Logger) {
-	if rt := a.cfg.Runtimes[v.where]; rt != nil {
-		if err := a.removeOwn(ctx, rt, name, v, log); err != nil {
-			a.fail(ctx, name, fmt.Errorf("remove: %w", err))
-			return
-		}
-	}
+// removed forgets name and records removed, unless it became desired
+// again meanwhile (the queue brings it back).
+func (a *Agent) removed(name fleet.DeploymentName) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	d := a.deps[name]
-	if d == nil || d.desired {
-		return // desired again meanwhile: the queue brings it back
+	if d != nil && !d.desired {
+		a.resetBackoffLocked(d)
+		delete(a.deps, name)
+		if tr, ok := a.rec.RecordRemove(name, time.Now().UTC()); ok {
+			a.emitTransitionLocked(tr)
+		}
 	}
-	a.resetBackoffLocked(d)
-	delete(a.deps, name)
-	if tr, ok := a.rec.RecordRemove(name, time.Now().UTC()); ok {
-		a.publishLocked(tr)
-	}
+	a.mu.Unlock()
+	a.out.flush()
 }
 
-// removeOwn removes name's workload from rt, the runtime v.where names.
+// removeOwn removes name's workload from rt, the runtime kind names.
 // A workload of that name that is not this agent's (runtime.ErrNotManaged:
 // a container made by hand, say) is left alone, and is no error: the
 // deployment has nothing in rt to remove, since its workload could only
 // have had that name.
-func (a *Agent) removeOwn(ctx context.Context, rt runtime.Runtime, name fleet.DeploymentName, v view, log *zap.Logger) error {
-	err := rt.Remove(ctx, a.cfg.Device, name, grace(v.spec))
+func (a *Agent) removeOwn(ctx context.Context, rt runtime.Runtime, name fleet.DeploymentName, spec fleet.DeploymentSpec, kind fleet.RuntimeKind, log *zap.Logger) error {
+	err := rt.Remove(ctx, a.cfg.Device, name, grace(spec))
 	switch {
 	case errors.Is(err, runtime.ErrNotManaged):
-		log.Info("workload of that name is not this agent's; left alone", zap.String("runtime", string(v.where)), zap.Error(err))
+		log.Info("workload of that name is not this agent's; left alone", zap.String("runtime", string(kind)), zap.Error(err))
 		return nil
 	case err != nil:
 		return err
 	}
-	log.Info("workload removed", zap.String("runtime", string(v.where)))
+	log.Info("workload removed", zap.String("runtime", string(kind)))
 	return nil
 }
 
@@ -667,28 +605,42 @@ func (a *Agent) setWhere(name fleet.DeploymentName, kind fleet.RuntimeKind) {
 	}
 }
 
-// fail records failed with err and schedules a retry after the backoff.
-// Cancellation (the agent stopping) is not a failure.
-func (a *Agent) fail(ctx context.Context, name fleet.DeploymentName, err error) {
-	if ctx.Err() != nil {
-		return
+// report records act.Phase with lastError and, in the same critical
+// section, what act says about the deployment's retries (ResetFailures,
+// HandledExit, Retry). The transition, if it is one, is published after
+// the lock is released, in sequence order.
+func (a *Agent) report(name fleet.DeploymentName, act action, lastError string) {
+	if len(lastError) > maxLastError {
+		lastError = lastError[:maxLastError-3] + "..."
 	}
-	a.record(name, fleet.PhaseFailed, err.Error())
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if d := a.deps[name]; d != nil {
-		a.backoffLocked(name, d)
+	tr, changed := a.rec.RecordApply(name, act.Phase, lastError, time.Now().UTC())
+	if changed {
+		a.emitTransitionLocked(tr)
 	}
+	if d := a.deps[name]; d != nil {
+		if act.ResetFailures {
+			d.failures = 0
+		}
+		if act.HandledExit != "" {
+			d.handledExit = act.HandledExit
+		}
+		if act.Retry {
+			a.backoffLocked(name, d)
+		}
+	}
+	a.mu.Unlock()
+	if !changed {
+		a.log.Debug("no change", zap.String("deployment", string(name)), zap.String("phase", string(act.Phase)))
+	}
+	a.out.flush()
 }
 
 // backoffLocked counts a failure and queues the next attempt after an
 // exponential, capped, jittered delay.
 func (a *Agent) backoffLocked(name fleet.DeploymentName, d *deployment) {
 	d.failures++
-	delay := a.cfg.BackoffInitial << min(d.failures-1, 30)
-	if delay <= 0 || delay > a.cfg.BackoffMax {
-		delay = a.cfg.BackoffMax
-	}
+	delay := backoffDelay(d.failures, a.cfg.BackoffInitial, a.cfg.BackoffMax)
 	delay += rand.N(delay/10 + 1) // jitter: a fleet must not retry in step
 	d.backoffUntil = time.Now().Add(delay)
 	if d.timer != nil {
@@ -698,27 +650,14 @@ func (a *Agent) backoffLocked(name fleet.DeploymentName, d *deployment) {
 		return
 	}
 	d.timer = time.AfterFunc(delay, func() { a.q.add(name) })
-	a.log.Info("retrying later", zap.String("deployment", string(name)), zap.Int("failures", d.failures), zap.Duration("in", delay))
+	a.out.emit(effect{level: zap.InfoLevel, msg: "retrying later", fields: []zap.Field{
+		zap.String("deployment", string(name)), zap.Int("failures", d.failures), zap.Duration("in", delay),
+	}})
 }
 
-// record records a phase and publishes the transition if it is one.
-func (a *Agent) record(name fleet.DeploymentName, phase fleet.Phase, lastError string) {
-	if len(lastError) > maxLastError {
-		lastError = lastError[:maxLastError-3] + "..."
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	tr, ok := a.rec.RecordApply(name, phase, lastError, time.Now().UTC())
-	if !ok {
-		a.log.Debug("no change", zap.String("deployment", string(name)), zap.String("phase", string(phase)))
-		return
-	}
-	a.publishLocked(tr)
-}
-
-// publishLocked hands tr to the publisher while a.mu is held, so events
-// leave in sequence order.
-func (a *Agent) publishLocked(tr reconciler.RecordedTransition) {
+// emitTransitionLocked queues the log line and the event of tr; a.mu is
+// held, so effects are queued in sequence order.
+func (a *Agent) emitTransitionLocked(tr reconciler.RecordedTransition) {
 	fields := []zap.Field{
 		zap.String("deployment", string(tr.Deployment)),
 		zap.Uint64("seq", tr.Revision.Sequence),
@@ -729,9 +668,8 @@ func (a *Agent) publishLocked(tr reconciler.RecordedTransition) {
 	if tr.Transition.LastError != "" {
 		fields = append(fields, zap.String("error", tr.Transition.LastError))
 	}
-	a.log.Info("transition", fields...)
-	a.cfg.Publisher.Publish(tr.Event(a.cfg.Device))
-	a.cfg.Publisher.InfoChanged()
+	ev := tr.Event(a.cfg.Device)
+	a.out.emit(effect{level: zap.InfoLevel, msg: "transition", fields: fields, event: &ev})
 }
 
 func grace(s fleet.DeploymentSpec) time.Duration {

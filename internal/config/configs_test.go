@@ -85,6 +85,7 @@ func TestDevConfig(t *testing.T) {
 	want.Labels = map[string]string{"site": "dev"}
 	want.StateDir = stateDir
 	want.NATS.Embedded = true
+	want.Runtime.Podman.Socket = "" // make run needs no podman
 	want.Reconcile.ResyncInterval = 10 * time.Second
 	want.Log.Format = "console"
 	if !reflect.DeepEqual(got, want) {

@@ -128,20 +128,49 @@ func (c *Client) dialError(err error) error {
 
 // apiError is an error status with the message the API gave.
 type apiError struct {
-	status  int
+	status int
+	// cause is libpod's root cause (the text of its sentinel error, like
+	// "no such container"), when it gave one.
+	cause   string
 	message string
 }
 
 func (e *apiError) Error() string { return e.message }
 
 func (e *apiError) Unwrap() error {
-	switch e.status {
-	case http.StatusNotFound:
+	switch {
+	case e.status == http.StatusNotFound:
 		return ErrNotFound
-	case http.StatusConflict:
+	case e.status == http.StatusConflict:
 		return ErrConflict
+	case notFoundCause(e.cause, e.message):
+		return ErrNotFound
 	}
 	return ErrAPI
+}
+
+// notFoundCauses are the texts of libpod's sentinel errors that mean the
+// container is gone. Podman 4.3 answers 404 only when the name or id does
+// not resolve; a container removed between that lookup and the operation
+// (podman rm -f racing an inspect) gets a 500 whose cause is one of these:
+//
+//	{"cause":"no such container","message":"container <id> does not exist in database: no such container","response":500}
+//	{"cause":"container has already been removed","message":"container has already been removed","response":500}
+//
+// define.ErrNoSuchCtr and define.ErrCtrRemoved in podman's libpod/define.
+var notFoundCauses = []string{"no such container", "container has already been removed"}
+
+// notFoundCause reports whether an error status with this cause and
+// message means the container is gone. The message is checked too, for the
+// per-container reports of a removal, which carry only a message whose end
+// is the cause.
+func notFoundCause(cause, message string) bool {
+	for _, c := range notFoundCauses {
+		if cause == c || message == c || strings.HasSuffix(message, ": "+c) {
+			return true
+		}
+	}
+	return false
 }
 
 // request sends one request to path (under the libpod prefix) and returns
@@ -214,9 +243,9 @@ func decodeError(resp *http.Response) error {
 		Message string `json:"message"`
 		Cause   string `json:"cause"`
 	}
-	msg := strings.TrimSpace(string(b))
+	msg, cause := strings.TrimSpace(string(b)), ""
 	if json.Unmarshal(b, &e) == nil && (e.Message != "" || e.Cause != "") {
-		msg = e.Message
+		msg, cause = e.Message, e.Cause
 		if msg == "" {
 			msg = e.Cause
 		}
@@ -224,7 +253,7 @@ func decodeError(resp *http.Response) error {
 	if msg == "" {
 		msg = resp.Status
 	}
-	return &apiError{status: resp.StatusCode, message: msg}
+	return &apiError{status: resp.StatusCode, cause: cause, message: msg}
 }
 
 // Ping checks that the API answers and returns the libpod API version it

@@ -207,6 +207,17 @@ func TestAPIErrors(t *testing.T) {
 	}{
 		{"not found", 404, `{"cause":"no such container","message":"no container with name or ID \"x\" found: no such container","response":404}`,
 			ErrNotFound, `inspect container x: no container with name or ID "x" found: no such container`},
+		// Podman 4.3, inspect racing podman rm -f: the name resolved, the
+		// container left the database before it was read.
+		{"removed from the database", 500, `{"cause":"no such container","message":"container 0123abcd does not exist in database: no such container","response":500}`,
+			ErrNotFound, `inspect container x: container 0123abcd does not exist in database: no such container`},
+		// define.ErrCtrRemoved: the container object was invalidated.
+		{"already removed", 500, `{"cause":"container has already been removed","message":"container has already been removed","response":500}`,
+			ErrNotFound, `inspect container x: container has already been removed`},
+		{"removed, message only", 500, `{"message":"container 0123abcd does not exist in database: no such container"}`,
+			ErrNotFound, `inspect container x: container 0123abcd does not exist in database: no such container`},
+		{"no such container elsewhere in the text", 500, `{"cause":"boom","message":"no such container runtime: boom","response":500}`,
+			ErrAPI, `inspect container x: no such container runtime: boom`},
 		{"conflict", 409, `{"cause":"name in use","message":"name \"x\" is in use","response":409}`,
 			ErrConflict, `inspect container x: name "x" is in use`},
 		{"server error", 500, `{"cause":"boom","message":"something broke: boom","response":500}`,
@@ -323,7 +334,7 @@ func TestState(t *testing.T) {
 		{"stopping", runtime.StateRunning},
 		{"stopped", runtime.StateExited},
 		{"exited", runtime.StateExited},
-		{"removing", runtime.StateExited},
+		{"removing", runtime.StateMissing},
 		{"unknown", runtime.StateExited},
 	}
 	for _, tt := range tests {

@@ -59,6 +59,8 @@ type Config struct {
 type Runtime struct {
 	client *Client
 	cfg    Config
+	// ignored remembers the containers with bad labels already logged.
+	ignored warnOnce
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -126,6 +128,16 @@ func (r *Runtime) apply(ctx context.Context, w runtime.Workload) (runtime.Status
 		if err := managed(cur, w.Device, w.Deployment); err != nil {
 			return before, err
 		}
+	}
+	if exists && cur.Status == stateRemoving {
+		// Someone removes it (podman rm -f): the name is free once
+		// podman is done.
+		if err := r.waitRemoved(ctx, cur.ID); err != nil {
+			return before, err
+		}
+		exists = false
+	}
+	if exists {
 		st := status(w.Deployment, cur)
 		if cur.Labels[fleet.LabelSpecHash] == w.SpecHash {
 			if st.State == runtime.StateRunning {
@@ -233,6 +245,45 @@ func (r *Runtime) ensureImage(ctx context.Context, image string) error {
 	return nil
 }
 
+// stateRemoving is podman's state of a container being removed: it is
+// treated as gone.
+const stateRemoving = "removing"
+
+// removalPollInterval is how often waitRemoved inspects the container.
+const removalPollInterval = 50 * time.Millisecond
+
+// maxRemovalWait bounds how long waitRemoved waits for a removal podman
+// has begun.
+const maxRemovalWait = 30 * time.Second
+
+// waitRemoved waits until the container id, which podman is removing, is
+// gone.
+func (r *Runtime) waitRemoved(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, maxRemovalWait)
+	defer cancel()
+	t := time.NewTicker(removalPollInterval)
+	defer t.Stop()
+	for {
+		info, err := r.client.Inspect(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil
+		case err != nil && ctx.Err() != nil:
+			return fmt.Errorf("wait for the removal of container %s: %w", short(id), ctx.Err())
+		case err != nil:
+			return err
+		case info.Status != stateRemoving:
+			// Podman gave up removing it (a failed removal).
+			return r.stopRemove(ctx, id, info.StopTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the removal of container %s: %w", short(id), ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // stopRemove stops the container within grace and removes it; a container
 // that is already gone is not an error.
 func (r *Runtime) stopRemove(ctx context.Context, id string, grace time.Duration) error {
@@ -286,6 +337,12 @@ func (r *Runtime) Remove(ctx context.Context, device fleet.DeviceID, name fleet.
 	if err := managed(info, device, name); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
+	if info.Status == stateRemoving {
+		if err := r.waitRemoved(ctx, info.ID); err != nil {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
+		return nil
+	}
 	if err := r.stopRemove(ctx, info.ID, grace); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
@@ -293,7 +350,11 @@ func (r *Runtime) Remove(ctx context.Context, device fleet.DeviceID, name fleet.
 }
 
 // List implements runtime.Runtime, sorted by deployment. Containers that
-// carry the device label but no deployment label are left out.
+// carry the device label but no deployment label are left out, and so are,
+// logged once each, those whose labels do not parse (a deployment name
+// that is not a fleet.DeploymentName, a spec hash that is not a hash) or
+// whose name is not their deployment's container name: hand-made, they
+// are not workloads of this agent. Containers being removed are gone.
 func (r *Runtime) List(ctx context.Context, device fleet.DeviceID) ([]runtime.Status, error) {
 	list, err := r.client.List(ctx, fleet.LabelDevice+"="+string(device))
 	if err != nil {
@@ -301,8 +362,12 @@ func (r *Runtime) List(ctx context.Context, device fleet.DeviceID) ([]runtime.St
 	}
 	out := make([]runtime.Status, 0, len(list))
 	for _, c := range list {
-		name := fleet.DeploymentName(c.Labels[fleet.LabelDeployment])
-		if name == "" {
+		if c.Labels[fleet.LabelDeployment] == "" {
+			continue
+		}
+		name, err := listedDeployment(device, c)
+		if err != nil {
+			r.ignored.warn(r.cfg.Logf, c.ID, "list %s: ignoring container %s (id %s): %v", device, c.Names, short(c.ID), err)
 			continue
 		}
 		info, err := r.client.Inspect(ctx, c.ID)
@@ -311,6 +376,9 @@ func (r *Runtime) List(ctx context.Context, device fleet.DeviceID) ([]runtime.St
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", device, err)
+		}
+		if info.Status == stateRemoving {
+			continue
 		}
 		out = append(out, status(name, info))
 	}
@@ -363,12 +431,15 @@ var watchedActions = map[string]bool{
 func (r *Runtime) Watch(ctx context.Context, device fleet.DeviceID, changed func(fleet.DeploymentName)) error {
 	filter := EventFilter{Types: []string{"container"}, Labels: []string{fleet.LabelDevice + "=" + string(device)}}
 	err := r.client.Events(ctx, filter, func(ev Event) {
-		if !watchedActions[ev.Action] {
+		if !watchedActions[ev.Action] || ev.Attributes[fleet.LabelDeployment] == "" {
 			return
 		}
-		if name := ev.Attributes[fleet.LabelDeployment]; name != "" {
-			changed(fleet.DeploymentName(name))
+		name, err := eventDeployment(device, ev)
+		if err != nil {
+			r.ignored.warn(r.cfg.Logf, ev.ID, "watch %s: ignoring events of container %s (id %s): %v", device, ev.Name, short(ev.ID), err)
+			return
 		}
+		changed(name)
 	})
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -400,12 +471,17 @@ func managed(info ContainerInfo, device fleet.DeviceID, name fleet.DeploymentNam
 }
 
 // status converts an inspected container to the Status of deployment name.
+// A spec-hash label that is not a hash is reported as none.
 func status(name fleet.DeploymentName, info ContainerInfo) runtime.Status {
+	hash := info.Labels[fleet.LabelSpecHash]
+	if !validSpecHash(hash) {
+		hash = ""
+	}
 	return runtime.Status{
 		Deployment: name,
 		State:      state(info.Status),
 		ID:         info.ID,
-		SpecHash:   info.Labels[fleet.LabelSpecHash],
+		SpecHash:   hash,
 		ExitCode:   info.ExitCode,
 		StartedAt:  info.StartedAt,
 		FinishedAt: info.FinishedAt,
@@ -420,8 +496,11 @@ func state(s string) runtime.State {
 		return runtime.StateRunning
 	case "created", "configured", "initialized":
 		return runtime.StateCreated
+	case stateRemoving:
+		// podman rm -f is under way: the container is as good as gone.
+		return runtime.StateMissing
 	}
-	// exited, stopped, removing, unknown.
+	// exited, stopped, unknown.
 	return runtime.StateExited
 }
 

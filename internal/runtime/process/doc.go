@@ -34,7 +34,12 @@
 // restarts an exited one, stop the whole process group: SIGTERM (followed by
 // SIGCONT, so a SIGSTOPped process sees it), up to the grace period for
 // every member of the group to exit, then SIGKILL. Apply uses the grace
-// period recorded when the old process started. A program that leaves its
+// period recorded when the old process started. Nothing running is stopped
+// unless its replacement can be recorded: before stopping the old process,
+// Apply takes the room for the new pid file (a temporary file written to
+// 4 KiB and synced), so a full or read-only state directory fails the
+// replace with the reason and leaves the old process running, recorded as
+// before. A program that leaves its
 // process group (double-forks into a new session) escapes this; the agent's
 // systemd cgroup still holds it.
 //
@@ -81,6 +86,10 @@
 // end. On disk a deployment's logs stay near 1.5 × MaxLogBytes plus what it
 // writes between two checks. What the child writes in the instant between
 // reading the tail and truncating is lost. LogTail reads across both files.
+// Opening a deployment's log for a new run, capping it, reading its tail and
+// deleting it hold that deployment's log lock (one of a few striped locks),
+// so the tail quoted is always the current run's and Remove leaves no
+// segment behind.
 //
 // # Concurrency
 //

@@ -3,10 +3,15 @@ package process
 import (
 	"bytes"
 	"errors"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/harmony-edge/harmony-agent/fleet"
 )
 
 // prevSuffix names the previous segment of a log: <deployment>.log.1.
@@ -85,8 +90,11 @@ func tailLog(path string, maxBytes int) (string, error) {
 // capLog keeps the log at path under maxBytes: when it is bigger, it is
 // truncated and its last maxBytes/2 bytes (from a line start) become the
 // previous segment. The child's descriptor is O_APPEND, so its next write
-// lands at the new end.
-func capLog(path string, maxBytes int64) error {
+// lands at the new end. hook, when not nil, is called after each step
+// ("read", "truncated"), for tests to hold the capper there. The caller holds the
+// deployment's log lock: a start or a removal in between would have the
+// new run's log truncated, or a removed log's segment written back.
+func capLog(path string, maxBytes int64, hook func(step string)) error {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -102,15 +110,47 @@ func capLog(path string, maxBytes int64) error {
 	if err != nil {
 		return err
 	}
+	if hook != nil {
+		hook("read")
+	}
 	// Truncate at once: what the child writes between the read and the
 	// truncation is lost, so nothing slow (the fsyncs) goes in between.
 	if err := os.Truncate(path, 0); err != nil {
 		return err
 	}
+	if hook != nil {
+		hook("truncated")
+	}
 	return writeFileAtomic(path+prevSuffix, lineTail(tail, int(keep)))
 }
 
-// logPaths returns the logs in dir (not their previous segments).
-func logPaths(dir string) ([]string, error) {
-	return filepath.Glob(filepath.Join(dir, "*.log"))
+// logNames returns the deployments whose logs are in dir.
+func logNames(dir string) ([]fleet.DeploymentName, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		return nil, err
+	}
+	var names []fleet.DeploymentName
+	for _, p := range paths {
+		n := fleet.DeploymentName(strings.TrimSuffix(filepath.Base(p), ".log"))
+		if n.Validate() == nil {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
+// logLockStripes is how many locks the logs of all deployments share: a
+// few, so that capping one log rarely delays the start of another.
+const logLockStripes = 16
+
+// logLocks serialise, per deployment, what touches its log files: opening
+// it for a new run, capping it, reading its tail and deleting it.
+type logLocks [logLockStripes]sync.Mutex
+
+// of returns the lock of deployment name's log.
+func (l *logLocks) of(name fleet.DeploymentName) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return &l[h.Sum32()%logLockStripes]
 }

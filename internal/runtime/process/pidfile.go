@@ -116,3 +116,77 @@ func writePidRecord(path string, rec pidRecord) error {
 	}
 	return writeFileAtomic(path, append(data, '\n'))
 }
+
+// pidReserveBytes is the room a pidReservation takes: more than any pid
+// record needs (about 300 bytes), one block of most filesystems.
+const pidReserveBytes = 4096
+
+// pidReservation is room taken for a pid file before anything running is
+// stopped: a temporary file in the pid file's directory, written and
+// synced to its full size, so that recording the replacement later only
+// overwrites blocks it already holds. A full or read-only state directory
+// is then found out while the old process still runs.
+type pidReservation struct {
+	path string
+	f    *os.File
+}
+
+// reservePidFile takes room for the pid file at path.
+func reservePidFile(path string) (*pidReservation, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, err
+	}
+	_, err = f.Write(make([]byte, pidReserveBytes))
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return nil, fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	return &pidReservation{path: path, f: f}, nil
+}
+
+// commit writes rec into the reserved room and renames it to the pid file,
+// durably. The reservation is used up, whatever the outcome.
+func (p *pidReservation) commit(rec pidRecord) error {
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		p.discard()
+		return err
+	}
+	data = append(data, '\n')
+	f, tmp := p.f, p.f.Name()
+	p.f = nil
+	_, err = f.WriteAt(data, 0)
+	if err == nil {
+		err = f.Truncate(int64(len(data)))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p.path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(p.path))
+}
+
+// discard gives the room back unless commit used it. It may be called more
+// than once.
+func (p *pidReservation) discard() {
+	if p.f == nil {
+		return
+	}
+	_ = p.f.Close()
+	_ = os.Remove(p.f.Name())
+	p.f = nil
+}

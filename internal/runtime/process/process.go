@@ -79,6 +79,12 @@ type Runtime struct {
 	logCheckInterval time.Duration
 	logf             func(string, ...any)
 
+	// logs serialise the log files of each deployment.
+	logs logLocks
+	// capHook, when set (by tests, before the capper's first tick), is
+	// called by capLog after each of its steps.
+	capHook func(name fleet.DeploymentName, step string)
+
 	// closing is closed by Close.
 	closing chan struct{}
 	// wg counts the reapers, the adopted-process watchers and the log
@@ -395,19 +401,32 @@ func (r *Runtime) Apply(ctx context.Context, w runtime.Workload) (runtime.Status
 	if err != nil {
 		return runtime.Status{}, fmt.Errorf("start %s: %w", name, err)
 	}
+	var old runtime.Status
 	if ok {
 		if rec.Device != w.Device {
 			return runtime.Status{}, fmt.Errorf("start %s: %w (its pid file belongs to device %q)", name, runtime.ErrNotManaged, rec.Device)
 		}
-		st := r.status(ctx, rec)
-		if st.State == runtime.StateRunning && rec.SpecHash == hash {
-			return st, nil
+		old = r.status(ctx, rec)
+		if old.State == runtime.StateRunning && rec.SpecHash == hash {
+			return old, nil
 		}
+	}
+	// Nothing running is stopped unless its replacement can be recorded:
+	// the room for the new pid file is taken first.
+	res, err := reservePidFile(r.pidPath(name))
+	if err != nil {
+		if old.State == runtime.StateRunning {
+			return old, fmt.Errorf("replace %s: reserve its pid file: %w; the running process (pid %s) is left as it was", name, err, old.ID)
+		}
+		return old, fmt.Errorf("start %s: reserve its pid file: %w", name, err)
+	}
+	defer res.discard()
+	if ok {
 		if err := r.stop(ctx, rec, rec.grace()); err != nil {
 			return runtime.Status{}, fmt.Errorf("replace %s: %w", name, err)
 		}
 	}
-	st, err := r.start(w.Device, name, w.Spec.WithDefaults(), hash)
+	st, err := r.start(w.Device, name, w.Spec.WithDefaults(), hash, res)
 	if err != nil {
 		return runtime.Status{}, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -420,8 +439,9 @@ func (r *Runtime) isClosed() bool {
 	return r.closed
 }
 
-// start starts a process for spec, records it and starts its reaper.
-func (r *Runtime) start(device fleet.DeviceID, name fleet.DeploymentName, spec fleet.DeploymentSpec, hash string) (runtime.Status, error) {
+// start starts a process for spec, records it in the reserved pid file and
+// starts its reaper.
+func (r *Runtime) start(device fleet.DeviceID, name fleet.DeploymentName, spec fleet.DeploymentSpec, hash string, res *pidReservation) (runtime.Status, error) {
 	env := buildEnv(spec.Env)
 	path, err := lookPath(spec.Command[0], envPath(env))
 	if err != nil {
@@ -432,7 +452,10 @@ func (r *Runtime) start(device fleet.DeviceID, name fleet.DeploymentName, spec f
 	if err := checkDir(spec.WorkingDir); err != nil {
 		return runtime.Status{}, err
 	}
+	lock := r.logs.of(name)
+	lock.Lock()
 	logFile, err := openLog(r.logPath(name))
+	lock.Unlock()
 	if err != nil {
 		return runtime.Status{}, fmt.Errorf("open log: %w", err)
 	}
@@ -474,7 +497,7 @@ func (r *Runtime) start(device fleet.DeviceID, name fleet.DeploymentName, spec f
 		abandon(cmd)
 		return runtime.Status{}, ErrClosed
 	}
-	if err := writePidRecord(r.pidPath(name), rec); err != nil {
+	if err := res.commit(rec); err != nil {
 		r.mu.Unlock()
 		abandon(cmd)
 		return runtime.Status{}, fmt.Errorf("write pid file: %w", err)
@@ -680,6 +703,8 @@ func (r *Runtime) Remove(ctx context.Context, device fleet.DeviceID, name fleet.
 		}
 	}
 	var errs []error
+	lock := r.logs.of(name)
+	lock.Lock()
 	r.mu.Lock()
 	delete(r.procs, name)
 	for _, path := range []string{r.pidPath(name), r.logPath(name), r.logPath(name) + prevSuffix} {
@@ -688,6 +713,7 @@ func (r *Runtime) Remove(ctx context.Context, device fleet.DeviceID, name fleet.
 		}
 	}
 	r.mu.Unlock()
+	lock.Unlock()
 	if ok {
 		r.logf("removed %s", name)
 		r.notify(device, name)
@@ -707,7 +733,10 @@ func (r *Runtime) LogTail(ctx context.Context, device fleet.DeviceID, name fleet
 	if rec, ok, err := r.load(name); err == nil && ok && rec.Device != device {
 		return "", nil
 	}
+	lock := r.logs.of(name)
+	lock.Lock()
 	s, err := tailLog(r.logPath(name), maxBytes)
+	lock.Unlock()
 	if err != nil {
 		return "", fmt.Errorf("log tail %s: %w", name, err)
 	}
@@ -782,15 +811,28 @@ func (r *Runtime) capLogs() {
 			return
 		case <-t.C:
 		}
-		paths, err := logPaths(r.dir)
-		if err != nil {
-			r.logf("cap logs: %v", err)
-			continue
+		r.capAll()
+	}
+}
+
+// capAll caps every log once.
+func (r *Runtime) capAll() {
+	names, err := logNames(r.dir)
+	if err != nil {
+		r.logf("cap logs: %v", err)
+		return
+	}
+	for _, name := range names {
+		var hook func(string)
+		if r.capHook != nil {
+			hook = func(step string) { r.capHook(name, step) }
 		}
-		for _, path := range paths {
-			if err := capLog(path, r.maxLogBytes); err != nil {
-				r.logf("cap log %s: %v", path, err)
-			}
+		lock := r.logs.of(name)
+		lock.Lock()
+		err := capLog(r.logPath(name), r.maxLogBytes, hook)
+		lock.Unlock()
+		if err != nil {
+			r.logf("cap log %s: %v", r.logPath(name), err)
 		}
 	}
 }

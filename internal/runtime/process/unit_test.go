@@ -99,7 +99,7 @@ func TestCapLog(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if err := capLog(path, tt.max); err != nil {
+			if err := capLog(path, tt.max, nil); err != nil {
 				t.Fatalf("capLog = %v", err)
 			}
 			cur, _ := os.ReadFile(path)
@@ -112,7 +112,7 @@ func TestCapLog(t *testing.T) {
 			}
 		})
 	}
-	if err := capLog(filepath.Join(t.TempDir(), "missing.log"), 10); err != nil {
+	if err := capLog(filepath.Join(t.TempDir(), "missing.log"), 10, nil); err != nil {
 		t.Errorf("capLog(missing) = %v, want nil", err)
 	}
 }
