@@ -70,8 +70,8 @@ func smallFleet() *memView {
 	v.snapshot(i1)
 	v.snapshot(deviceInfo("pi-2", 75*time.Second, 1, lyon, "web:failed:"+pullError))
 	v.snapshot(deviceInfo("pi-3", 10*time.Minute, 1, paris, "job:running"))
-	v.setFleet("web", lyon, &Rollout{
-		Deployment: "web", Generation: 1875123456789, SpecHash: "c275", State: "progressing",
+	v.setFleet("web", lyon, &fleet.RolloutStatus{
+		Deployment: "web", Generation: 1875123456789, SpecHash: "c275", State: fleet.RolloutProgressing,
 		Targeted: 2, Updated: 2, Ready: 1, Failed: 1, Wave: 1, Message: "wave 1: 1 of 2 failed", UpdatedAt: testNow,
 	})
 	return v
@@ -91,8 +91,8 @@ func bigFleet(n int) *memView {
 		}
 		v.snapshot(deviceInfo(id, time.Duration(i%120)*time.Second, 3, labels, web, "db:running", "job:succeeded"))
 	}
-	v.setFleet("web", nil, &Rollout{Deployment: "web", State: "progressing", Targeted: n, Updated: n / 2, Ready: n / 2, UpdatedAt: testNow})
-	v.setFleet("db", nil, &Rollout{Deployment: "db", State: "complete", Targeted: n, Updated: n, Ready: n, UpdatedAt: testNow})
+	v.setFleet("web", nil, &fleet.RolloutStatus{Deployment: "web", State: fleet.RolloutProgressing, Targeted: n, Updated: n / 2, Ready: n / 2, UpdatedAt: testNow})
+	v.setFleet("db", nil, &fleet.RolloutStatus{Deployment: "db", State: fleet.RolloutComplete, Targeted: n, Updated: n, Ready: n, UpdatedAt: testNow})
 	return v
 }
 

@@ -33,7 +33,7 @@ type memView struct {
 type memFleet struct {
 	selector map[string]string
 	paused   bool
-	rollout  *Rollout
+	rollout  *fleet.RolloutStatus
 }
 
 var _ View = (*memView)(nil)
@@ -69,7 +69,7 @@ func (v *memView) snapshot(info fleet.DeviceInfo) {
 }
 
 // setFleet declares a fleet deployment and its rollout (nil: none).
-func (v *memView) setFleet(name fleet.DeploymentName, selector map[string]string, ro *Rollout) {
+func (v *memView) setFleet(name fleet.DeploymentName, selector map[string]string, ro *fleet.RolloutStatus) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.fleetDeps[name] = &memFleet{selector: selector, rollout: ro}
@@ -282,7 +282,7 @@ func (r *memRollouts) set(name fleet.DeploymentName, paused bool) error {
 	f.paused = paused
 	if f.rollout != nil {
 		ro := *f.rollout
-		ro.State = map[bool]string{true: "paused", false: "progressing"}[paused]
+		ro.State = map[bool]fleet.RolloutState{true: fleet.RolloutPaused, false: fleet.RolloutProgressing}[paused]
 		f.rollout = &ro
 	}
 	return nil

@@ -103,7 +103,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descRollout, ro.Ready, name, "ready")
 			gauge(descRollout, ro.Failed, name, "failed")
 			gauge(descRollout, ro.Unavailable, name, "unavailable")
-			gauge(descRolloutState, 1, name, ro.State)
+			gauge(descRolloutState, 1, name, string(ro.State))
 		}
 	}
 }

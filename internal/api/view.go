@@ -96,25 +96,6 @@ type Counts struct {
 	Targeted  *int `json:"targeted,omitempty"`
 }
 
-// Rollout is a fleet deployment's rollout status as the acting controller
-// wrote it in bucket rollouts (ARCHITECTURE 3.9). It mirrors
-// fleet.RolloutStatus field for field, so that type can replace it.
-type Rollout struct {
-	Deployment       fleet.DeploymentName `json:"deployment"`
-	Generation       uint64               `json:"generation"`
-	SpecHash         string               `json:"spec_hash"`
-	PreviousSpecHash string               `json:"previous_spec_hash"`
-	State            string               `json:"state"` // progressing, paused, halted, rolling_back, complete
-	Targeted         int                  `json:"targeted"`
-	Updated          int                  `json:"updated"`
-	Ready            int                  `json:"ready"`
-	Failed           int                  `json:"failed"`
-	Unavailable      int                  `json:"unavailable"`
-	Wave             int                  `json:"wave"`
-	Message          string               `json:"message"`
-	UpdatedAt        time.Time            `json:"updated_at"`
-}
-
 // Deployment is one deployment's line in GET /api/v1/deployments.
 type Deployment struct {
 	Name   fleet.DeploymentName `json:"name"`
@@ -124,8 +105,9 @@ type Deployment struct {
 	Fleet bool `json:"fleet"`
 	// Paused is the fleet deployment's paused flag.
 	Paused bool `json:"paused"`
-	// Rollout is nil when the controller has written none.
-	Rollout *Rollout `json:"rollout"`
+	// Rollout is the status the acting controller last wrote in bucket
+	// rollouts; nil when it has written none.
+	Rollout *fleet.RolloutStatus `json:"rollout"`
 }
 
 // DeploymentDetail is GET /api/v1/deployments/{name}.
