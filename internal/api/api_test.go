@@ -123,14 +123,14 @@ func TestDevicesJSON(t *testing.T) {
 	var l DeviceList
 	getJSON(t, hs.URL+"/api/v1/devices", &l)
 	pi1, pi2 := l.Devices[0], l.Devices[1]
-	if pi1.Liveness != LivenessOnline || !pi1.Converged || pi1.AgentVersion != "0.3.0" || pi1.HeartbeatAgeSeconds != 10 ||
+	if pi1.Liveness != LivenessOnline || pi1.Converged != Converged || pi1.AgentVersion != "0.3.0" || pi1.HeartbeatAgeSeconds != 10 ||
 		pi1.Labels["site"] != "lyon" || pi1.ReportedLabels["room"] != "b2" || !pi1.Enrolled {
 		t.Errorf("pi-1 = %+v, want online, converged, 0.3.0, heartbeat 10 s, registry site=lyon, reported room=b2", pi1)
 	}
 	if pi1.Host == nil || pi1.Host.CPUPercent == nil || *pi1.Host.CPUPercent != 3.5 || len(pi1.Host.Throttled) != 1 {
 		t.Errorf("pi-1 host = %+v, want cpu 3.5 and one throttling flag", pi1.Host)
 	}
-	if pi2.Converged || pi2.Deployments["web"].Phase != fleet.PhaseFailed || string(pi2.Deployments["web"].LastError) != pullError {
+	if pi2.Converged != NotConverged || pi2.Deployments["web"].Phase != fleet.PhaseFailed || string(pi2.Deployments["web"].LastError) != pullError {
 		t.Errorf("pi-2 = %+v, want not converged, web failed with %q", pi2, pullError)
 	}
 
@@ -140,7 +140,7 @@ func TestDevicesJSON(t *testing.T) {
 		t.Errorf("pi-1 detail = %+v, want its snapshot, host and recent events", d)
 	}
 	raw := mustGet(t, hs.URL+"/api/v1/devices/pi-1")
-	for _, k := range []string{`"device_id":"pi-1"`, `"reported_labels"`, `"heartbeat_age_seconds":10`, `"agent_version":"0.3.0"`, `"cpu_percent":3.5`, `"recent_events":[]`, `"info":{`, `"liveness":"online"`, `"converged":true`} {
+	for _, k := range []string{`"device_id":"pi-1"`, `"reported_labels"`, `"heartbeat_age_seconds":10`, `"agent_version":"0.3.0"`, `"cpu_percent":3.5`, `"recent_events":[]`, `"info":{`, `"liveness":"online"`, `"converged":"yes"`} {
 		if !strings.Contains(string(raw), k) {
 			t.Errorf("GET pi-1: no %s in %s", k, raw)
 		}

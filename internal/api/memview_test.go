@@ -176,10 +176,10 @@ func (v *memView) deviceLocked(id fleet.DeviceID) Device {
 	}
 	// Converged: every deployment the device has, and every fleet
 	// deployment that targets it, running or succeeded.
-	d.Converged = true
+	d.Converged = Converged
 	for _, p := range d.Deployments {
 		if p.Phase != fleet.PhaseRunning && p.Phase != fleet.PhaseSucceeded {
-			d.Converged = false
+			d.Converged = NotConverged
 		}
 	}
 	for n, f := range v.fleetDeps {
@@ -187,7 +187,7 @@ func (v *memView) deviceLocked(id fleet.DeviceID) Device {
 			continue
 		}
 		if p := d.Deployments[n].Phase; p != fleet.PhaseRunning && p != fleet.PhaseSucceeded {
-			d.Converged = false
+			d.Converged = NotConverged
 		}
 	}
 	return d

@@ -85,6 +85,22 @@ func LivenessOf(heartbeat, now time.Time, interval time.Duration) Liveness {
 	return LivenessOffline
 }
 
+// Convergence says whether a device runs what targets it.
+type Convergence string
+
+const (
+	// Converged: every deployment targeted at the device is running or
+	// succeeded there with its current spec hash (true of a device
+	// nothing targets).
+	Converged Convergence = "yes"
+	// NotConverged: a targeted deployment is missing, pending, failed or
+	// runs another spec.
+	NotConverged Convergence = "no"
+	// ConvergenceUnknown: no snapshot, or the device does not report the
+	// spec hash of a deployment that is otherwise fine.
+	ConvergenceUnknown Convergence = "unknown"
+)
+
 // Counts is the number of devices in each phase of one deployment.
 // Targeted is set for fleet deployments only: the number of devices its
 // selector matches in the registry (some may not have reported yet).
@@ -147,12 +163,12 @@ type Device struct {
 	// shown, never used for targeting.
 	ReportedLabels map[string]string `json:"reported_labels"`
 	Liveness       Liveness          `json:"liveness"`
-	// Converged reports whether every deployment targeted at the device
-	// is running or succeeded with its current spec hash.
-	Converged    bool      `json:"converged"`
-	AgentVersion string    `json:"agent_version"`
-	Hostname     string    `json:"hostname"`
-	HeartbeatAt  time.Time `json:"heartbeat_at,omitzero"`
+	// Converged says whether every deployment targeted at the device is
+	// running or succeeded with its current spec hash.
+	Converged    Convergence `json:"converged"`
+	AgentVersion string      `json:"agent_version"`
+	Hostname     string      `json:"hostname"`
+	HeartbeatAt  time.Time   `json:"heartbeat_at,omitzero"`
 	// HeartbeatAgeSeconds is filled in by the server when it answers
 	// (from HeartbeatAt); -1 when the device never reported.
 	HeartbeatAgeSeconds float64         `json:"heartbeat_age_seconds"`

@@ -173,7 +173,7 @@ function renderDevices(res) {
     return el("tr", { "data-device": d.device_id },
       el("td", {}, d.device_id),
       el("td", {}, el("span", { class: "badge " + d.liveness }, d.liveness)),
-      el("td", { class: d.converged ? "yes" : "no" }, d.converged ? "yes" : "no"),
+      el("td", { class: "converged " + d.converged }, d.converged),
       labels(d.labels),
       el("td", {}, d.agent_version || ""),
       el("td", { class: "num" }, age(d.heartbeat_age_seconds)),
