@@ -79,8 +79,9 @@ func TestToken(t *testing.T) {
 	r := &memRollouts{view: v}
 	_, hs := newTestServer(t, Options{View: v, Rollouts: r, TokenFile: writeToken(t, 0o600), Addr: "0.0.0.0:0"})
 	bearer := map[string]string{"Authorization": "Bearer " + testToken}
-	cookie := map[string]string{"Cookie": TokenCookie + "=" + testToken}
-	cookiePost := map[string]string{"Cookie": TokenCookie + "=" + testToken, "X-Harmony-Dashboard": "1"}
+	cv := cookieValue([]byte(testToken))
+	cookie := map[string]string{"Cookie": TokenCookie + "=" + cv}
+	cookiePost := map[string]string{"Cookie": TokenCookie + "=" + cv, "X-Harmony-Dashboard": "1"}
 	for _, tc := range []struct {
 		name, method, path string
 		header             map[string]string
@@ -96,6 +97,7 @@ func TestToken(t *testing.T) {
 		{"token prefix", "GET", "/api/v1/deployments", map[string]string{"Authorization": "Bearer " + testToken[:5]}, 401},
 		{"basic auth", "GET", "/api/v1/deployments", map[string]string{"Authorization": "Basic " + testToken}, 401},
 		{"bad cookie", "GET", "/api/v1/deployments", map[string]string{"Cookie": TokenCookie + "=nope"}, 401},
+		{"raw token as cookie", "GET", "/api/v1/deployments", map[string]string{"Cookie": TokenCookie + "=" + testToken}, 401},
 		{"token in query of api", "GET", "/api/v1/deployments?token=" + testToken, nil, 401},
 		{"cookie post without header", "POST", "/api/v1/deployments/web/pause", cookie, 401},
 		{"bearer", "GET", "/api/v1/deployments", bearer, 200},
@@ -136,7 +138,7 @@ func TestToken(t *testing.T) {
 			c = k
 		}
 	}
-	if c == nil || c.Value != testToken || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
+	if c == nil || c.Value != cv || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
 		t.Errorf("GET /?token= cookie = %+v, want %s HttpOnly SameSite=Strict Path=/", c, TokenCookie)
 	}
 	if code, _, _ := do(t, "GET", hs.URL+"/?token=nope", nil); code != 401 {

@@ -110,7 +110,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				return
 			}
 			http.SetCookie(w, &http.Cookie{
-				Name: TokenCookie, Value: string(s.token), Path: "/",
+				Name: TokenCookie, Value: string(s.cookie), Path: "/",
 				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 			})
 			w.Header().Set("Cache-Control", "no-store")

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -67,10 +69,10 @@ type Options struct {
 // Server is the HTTP API, the event stream, /metrics and the dashboard.
 //
 // Access: with a token configured, a request is let in when it carries
-// "Authorization: Bearer <token>", or the cookie TokenCookie holding it.
-// The dashboard cannot put a header on the page load or on EventSource,
-// so GET /?token=<token> checks the token, sets it as an HttpOnly,
-// SameSite=Strict cookie and redirects to / without it: the token leaves
+// "Authorization: Bearer <token>", or the cookie TokenCookie derived from
+// it (cookieValue). The dashboard cannot put a header on the page load or
+// on EventSource, so GET /?token=<token> checks the token, sets the cookie
+// (HttpOnly, SameSite=Strict) and redirects to / without it: the token leaves
 // the address bar and history at once, never reaches JavaScript
 // (sessionStorage would expose it to any injected script) and is never
 // written in other URLs, where access logs and Referer headers would keep
@@ -81,6 +83,7 @@ type Options struct {
 type Server struct {
 	opts    Options
 	token   []byte // nil: no token required
+	cookie  []byte // cookieValue(token)
 	log     *zap.Logger
 	handler http.Handler
 	reg     *prometheus.Registry
@@ -121,7 +124,7 @@ func New(o Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.token = tok
+		s.token, s.cookie = tok, []byte(cookieValue(tok))
 	case !loopback:
 		return nil, fmt.Errorf("listen %s: %w", o.Addr, ErrTokenRequired)
 	}
@@ -239,7 +242,7 @@ func (s *Server) authorized(r *http.Request) (ok bool, why string) {
 		return true, ""
 	}
 	if c, err := r.Cookie(TokenCookie); err == nil {
-		if !s.tokenMatches(c.Value) {
+		if subtle.ConstantTimeCompare([]byte(c.Value), s.cookie) != 1 {
 			return false, "bad token cookie"
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get("X-Harmony-Dashboard") != "1" {
@@ -248,6 +251,13 @@ func (s *Server) authorized(r *http.Request) (ok bool, why string) {
 		return true, ""
 	}
 	return false, "missing bearer token"
+}
+
+// cookieValue is the dashboard cookie for token: a hash of it, so the
+// cookie holds only cookie-safe characters and never the token itself.
+func cookieValue(token []byte) string {
+	sum := sha256.Sum256(append([]byte("harmony-dashboard-cookie:"), token...))
+	return hex.EncodeToString(sum[:])
 }
 
 func (s *Server) tokenMatches(tok string) bool {
