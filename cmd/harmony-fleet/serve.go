@@ -92,9 +92,13 @@ func cmdServe(ctx context.Context, out ioStreams, args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	if *httpAddr != "" {
-		// TODO(api): serve internal/api here once it lands:
-		//   srv := api.New(api.Config{Addr: *httpAddr, JS: js, Controller: c, Log: log})
-		//   wg.Go(func() { srv.Run(ctx) })
+		// TODO(api): internal/api is on main, but nothing implements its
+		// api.View (the live fleet view it serves) yet. Once something
+		// does (fleetview, or the api helper's own), wire it here:
+		//   srv, err := api.New(api.Options{Addr: *httpAddr, View: view, Log: log,
+		//       Rollouts: pauseResume{js}, // updateDeployment (deploy.go), ErrNotFound mapped
+		//       LeaseHeld: func() bool { return c.Status().Leader }})
+		//   wg.Go(func() { _ = srv.ListenAndServe(ctx) })
 		log.Warn("--http: the HTTP API is not built into this harmony-fleet yet; ignored", zap.String("addr", *httpAddr))
 	}
 
