@@ -489,7 +489,7 @@ func rolloutChange(ctx context.Context, out ioStreams, verb string, args []strin
 	case "undo":
 		fmt.Fprintf(out.stdout, "fleet deployment %s: back to spec %s as generation %d\n", name, shortHash(fleet.SpecHash(d.Spec)), d.Generation)
 	default:
-		fmt.Fprintf(out.stdout, "fleet deployment %s: %sd\n", name, strings.TrimSuffix(verb, "e"))
+		fmt.Fprintf(out.stdout, "fleet deployment %s: %sd\n", name, verb)
 	}
 	return nil
 }

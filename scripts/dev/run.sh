@@ -10,6 +10,13 @@ state="${1:?usage: scripts/dev/run.sh STATE_DIR}"
 mkdir -p "$state"
 fleet=./bin/harmony-fleet
 
+# Another server on the port would take our commands (init, device add,
+# serve) for itself: refuse, before starting anything.
+if (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+	echo "run.sh: 127.0.0.1:4222 is in use (another make run, or a nats-server): stop it first" >&2
+	exit 1
+fi
+
 pids=()
 stop() {
 	trap - INT TERM EXIT
