@@ -12,9 +12,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/fleet/signed"
 	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
 	"github.com/harmony-edge/harmony-agent/internal/testsupport"
@@ -86,7 +88,13 @@ func (e *env) online(id fleet.DeviceID, deps map[fleet.DeploymentName]fleet.Depl
 // start runs a controller until the test ends.
 func (e *env) start(id string) (*Controller, context.CancelFunc) {
 	e.t.Helper()
-	c, err := New(Config{JS: e.js, ID: id, Log: zaptest.NewLogger(e.t), LeaseTTL: 2 * time.Second,
+	return e.startWith(id, nil)
+}
+
+// startWith is start with a signing key.
+func (e *env) startWith(id string, kp nkeys.KeyPair) (*Controller, context.CancelFunc) {
+	e.t.Helper()
+	c, err := New(Config{JS: e.js, ID: id, Signer: kp, Log: zaptest.NewLogger(e.t), LeaseTTL: 2 * time.Second,
 		RenewEvery: 500 * time.Millisecond, AcquireEvery: 100 * time.Millisecond, Tick: 100 * time.Millisecond})
 	if err != nil {
 		e.t.Fatal(err)
@@ -206,4 +214,33 @@ func TestLeaseLostStopsWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	testsupport.WaitFor(t, "a steps down", func() bool { return !a.Status().Leader })
+}
+
+// TestSignedWrites: with a signing key, every value is an envelope that
+// verifies under it, for its own device and deployment, at the fleet
+// deployment's generation.
+func TestSignedWrites(t *testing.T) {
+	e := newEnv(t)
+	kp, err := nkeys.CreateAccount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	e.put(e.registry, "d1", fleet.DeviceRecord{DeviceID: "d1", Labels: map[string]string{"site": "lyon"}, EnrolledAt: time.Now().UTC()})
+	e.online("d1", nil, 0)
+	e.put(e.deployments, "web", fleet.FleetDeployment{Name: "web", Selector: map[string]string{"site": "lyon"}, Spec: spec, Generation: 1796000000000, Rollout: fleet.DefaultRolloutPolicy()})
+	e.startWith("a", kp)
+	var got jetstream.KeyValueEntry
+	testsupport.WaitFor(t, "d1.web written", func() bool {
+		var ok bool
+		got, ok = e.key("d1.web")
+		return ok
+	})
+	st, err := signed.Verify(got.Value(), []string{pub}, "d1", "web")
+	if err != nil {
+		t.Fatalf("d1.web does not verify: %v\n%s", err, got.Value())
+	}
+	if st.Generation != 1796000000000 || fleet.SpecHash(st.Spec) != fleet.SpecHash(spec) {
+		t.Errorf("d1.web statement = generation %d, spec %s; want 1796000000000 and the deployment's spec", st.Generation, fleet.SpecHash(st.Spec))
+	}
 }
