@@ -130,6 +130,8 @@ type deployment struct {
 	timer        *time.Timer
 	// handledExit identifies the last exit already acted upon.
 	handledExit string
+	// restart is set by Restart and taken by the next pass.
+	restart bool
 }
 
 // New returns an Agent; cfg.Device, cfg.Epoch, cfg.Publisher and cfg.Log
@@ -480,7 +482,7 @@ func (a *Agent) facts(name fleet.DeploymentName) (facts, bool) {
 	return facts{
 		Desired: d.desired, HaveFull: a.haveFull, Spec: d.spec, Hash: d.hash, SpecErr: errText(d.specErr),
 		Where: d.where, Available: a.available, Failures: d.failures, BackoffUntil: d.backoffUntil,
-		HandledExit: d.handledExit,
+		HandledExit: d.handledExit, Restart: d.takeRestart(),
 	}, true
 }
 
@@ -543,6 +545,17 @@ func (a *Agent) act(ctx context.Context, name fleet.DeploymentName, f *facts, ac
 		if err != nil {
 			return err
 		}
+		f.Observed, f.Started = &st, true
+	case actForceRestart:
+		a.report(name, action{Phase: fleet.PhasePending}, "")
+		if err := a.removeOwn(ctx, rt, name, f.Spec, act.Runtime, log); err != nil {
+			return fmt.Errorf("restart: %w", err)
+		}
+		st, err := rt.Apply(ctx, runtime.Workload{Device: a.cfg.Device, Deployment: name, Spec: f.Spec, SpecHash: f.Hash})
+		if err != nil {
+			return err
+		}
+		log.Info("workload restarted on request", zap.String("runtime", string(act.Runtime)), zap.String("id", st.ID))
 		f.Observed, f.Started = &st, true
 	case actReport, actAdopt:
 		msg := act.Error
