@@ -185,6 +185,9 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 		return err
 	}
 
+	ops := startDeviceOps(nc, cfg.DeviceID, o.Version, epoch, a, runtimes, log)
+	defer stopDeviceOps(ops)
+
 	if err := notify.Ready(); err != nil {
 		log.Warn("sd_notify READY", zap.Error(err))
 	}
