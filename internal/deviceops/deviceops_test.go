@@ -33,8 +33,12 @@ type events struct {
 	evs []fleet.StateChangeEvent
 }
 
-func (e *events) Publish(ev fleet.StateChangeEvent) { e.mu.Lock(); e.evs = append(e.evs, ev); e.mu.Unlock() }
-func (e *events) InfoChanged()                      {}
+func (e *events) Publish(ev fleet.StateChangeEvent) {
+	e.mu.Lock()
+	e.evs = append(e.evs, ev)
+	e.mu.Unlock()
+}
+func (e *events) InfoChanged() {}
 func (e *events) phases(name fleet.DeploymentName) []fleet.Phase {
 	e.mu.Lock()
 	defer e.mu.Unlock()
