@@ -160,6 +160,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 		OutboxCapacity:    cfg.Outbox.Capacity,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		Info:              func() fleet.DeviceInfo { return a.Info() },
+		Host:              newHostSampler(cfg.StateDir, runtimes).Sample,
 		Resources:         resources(js, cfg.NATS.CreateResources || cfg.NATS.Embedded),
 		Log:               log,
 	})

@@ -81,6 +81,10 @@ type Config struct {
 	// and HeartbeatAt. It is called from Run's and Flush's goroutine and
 	// must be safe for that. nil: no DeviceInfo is written.
 	Info func() fleet.DeviceInfo
+	// Host, when set, samples the host's metrics for each DeviceInfo put
+	// (ARCHITECTURE 3.5 host; internal/hostinfo's Sampler.Sample). It is
+	// called where Info is.
+	Host func() fleet.HostInfo
 	// Log is the parent logger; nil logs nothing.
 	Log *zap.Logger
 }
@@ -523,6 +527,10 @@ func (p *NATS) writeInfoLocked(ctx context.Context) error {
 	info.OutboxDropped = p.dropped
 	p.mu.Unlock()
 	info.HeartbeatAt = time.Now().UTC()
+	if p.cfg.Host != nil && info.Host == nil {
+		h := p.cfg.Host()
+		info.Host = &h
+	}
 	data, err := json.Marshal(info)
 	if err != nil {
 		return fmt.Errorf("encode device info: %w", err)
