@@ -128,7 +128,9 @@ func TestLogsFollowInterrupt(t *testing.T) {
 	var out syncBuffer
 	var errOut bytes.Buffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"logs", "pi-1", "web", "--follow", "--timestamps", "-s", url}, &out, &errOut) }()
+	go func() {
+		done <- run(ctx, []string{"logs", "pi-1", "web", "--follow", "--timestamps", "-s", url}, &out, &errOut)
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), "new-1\n") {
 		if time.Now().After(deadline) {
