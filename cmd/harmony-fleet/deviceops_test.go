@@ -18,6 +18,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/agent"
 	"github.com/harmony-edge/harmony-agent/internal/deviceops"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 // opsSource is an in-memory deviceops.LogSource: "web" printed three
@@ -125,19 +126,14 @@ func TestLogsFollowInterrupt(t *testing.T) {
 	url, _ := startOps(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out testsupport.SyncBuffer
 	var errOut bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"logs", "pi-1", "web", "--follow", "--timestamps", "-s", url}, &out, &errOut)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "new-1\n") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no new line followed; stdout %q", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testsupport.Poll(t, 10*time.Second, func() bool { return strings.Contains(out.String(), "new-1\n") },
+		func() string { return fmt.Sprintf("a followed line; stdout %q", out.String()) })
 	cancel()
 	select {
 	case code := <-done:

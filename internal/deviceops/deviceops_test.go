@@ -18,6 +18,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
 	"github.com/harmony-edge/harmony-agent/internal/runtime"
 	"github.com/harmony-edge/harmony-agent/internal/runtime/process"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 )
@@ -64,13 +65,7 @@ type rig struct {
 
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testsupport.Poll(t, timeout, cond, func() string { return what })
 }
 
 func newRig(t testing.TB, maxConcurrent int) *rig {
