@@ -76,8 +76,33 @@ type Config struct {
 	// OnTick, when set, is called from Run's goroutine every TickInterval
 	// while the agent is healthy (the cmd sends WATCHDOG=1 and STATUS=).
 	OnTick func(Summary)
-	Log    *zap.Logger
+	// Metrics, when set, is told what the agent does, for its own
+	// metrics (metrics.listen).
+	Metrics Metrics
+	Log     *zap.Logger
 }
+
+// Metrics counts what the agent does. Its methods are called with the
+// agent's lock held: they must be quick and never block.
+type Metrics interface {
+	// Transition counts a recorded transition into phase to ("removed"
+	// for a removal).
+	Transition(to string)
+	// WorkloadRestart counts a workload started again: reason is
+	// "policy" (its restart policy, after an exit) or "requested"
+	// (Restart).
+	WorkloadRestart(reason string)
+	// DesiredRefused counts a desired value refused; reason names why
+	// ("invalid_spec").
+	DesiredRefused(reason string)
+}
+
+// nopMetrics counts nothing.
+type nopMetrics struct{}
+
+func (nopMetrics) Transition(string)      {}
+func (nopMetrics) WorkloadRestart(string) {}
+func (nopMetrics) DesiredRefused(string)  {}
 
 // Summary is a count of the deployments by phase.
 type Summary struct {
@@ -149,6 +174,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
 	}
 	setDefault(&cfg.Workers, DefaultWorkers)
 	setDefault(&cfg.ResyncInterval, DefaultResyncInterval)
@@ -369,6 +397,9 @@ func (a *Agent) setDesiredLocked(e desired.Entry) {
 	}
 	spec, err := fleet.DecodeSpec(e.Value)
 	hash := ""
+	if err != nil {
+		a.cfg.Metrics.DesiredRefused("invalid_spec")
+	}
 	if err == nil {
 		hash = fleet.SpecHash(spec)
 		d.spec = spec // an invalid value keeps the last good spec (for its grace period)
@@ -541,12 +572,16 @@ func (a *Agent) act(ctx context.Context, name fleet.DeploymentName, f *facts, ac
 		if act.Pending {
 			a.report(name, action{Phase: fleet.PhasePending}, "")
 		}
+		if act.Kind == actRestart {
+			a.cfg.Metrics.WorkloadRestart("policy")
+		}
 		st, err := rt.Apply(ctx, runtime.Workload{Device: a.cfg.Device, Deployment: name, Spec: f.Spec, SpecHash: f.Hash})
 		if err != nil {
 			return err
 		}
 		f.Observed, f.Started = &st, true
 	case actForceRestart:
+		a.cfg.Metrics.WorkloadRestart("requested")
 		a.report(name, action{Phase: fleet.PhasePending}, "")
 		if err := a.removeOwn(ctx, rt, name, f.Spec, act.Runtime, log); err != nil {
 			return fmt.Errorf("restart: %w", err)
@@ -681,6 +716,11 @@ func (a *Agent) emitTransitionLocked(tr reconciler.RecordedTransition) {
 	if tr.Transition.LastError != "" {
 		fields = append(fields, zap.String("error", tr.Transition.LastError))
 	}
+	to := string(tr.Transition.To)
+	if tr.Transition.Kind == fleet.KindRemoved {
+		to = "removed"
+	}
+	a.cfg.Metrics.Transition(to)
 	ev := tr.Event(a.cfg.Device)
 	a.out.emit(effect{level: zap.InfoLevel, msg: "transition", fields: fields, event: &ev})
 }
