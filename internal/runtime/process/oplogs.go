@@ -66,6 +66,9 @@ func (r *Runtime) Follow(ctx context.Context, device fleet.DeviceID, name fleet.
 	if rec, ok, err := r.load(name); err == nil && ok && rec.Device != device {
 		return nil, fmt.Errorf("follow %s: %w", name, runtime.ErrNotManaged)
 	}
+	if r.isClosed() {
+		return nil, fmt.Errorf("follow %s: %w", name, ErrClosed)
+	}
 	path := r.logPath(name)
 	lock := r.logs.of(name)
 	size := func() int64 {
