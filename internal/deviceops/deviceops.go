@@ -58,7 +58,12 @@ type Config struct {
 	MaxConcurrent  int
 	MaxStreams     int
 	RequestTimeout time.Duration
-	Log            *zap.Logger
+	// StreamIdle and StreamMax bound a follow stream: not pulled for
+	// StreamIdle, it is dropped; StreamMax after it began, it ends
+	// (timeout). 0: fleet.StreamIdleTimeout, fleet.MaxStreamDuration.
+	StreamIdle time.Duration
+	StreamMax  time.Duration
+	Log        *zap.Logger
 }
 
 // Server answers the device operations. Start it with Start; Close it.
@@ -96,6 +101,12 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.StreamIdle <= 0 {
+		cfg.StreamIdle = fleet.StreamIdleTimeout
+	}
+	if cfg.StreamMax <= 0 {
+		cfg.StreamMax = fleet.MaxStreamDuration
 	}
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
@@ -208,7 +219,7 @@ func (s *Server) logs(ctx context.Context, m *nats.Msg, req fleet.LogsRequest) {
 		tail = fleet.DefaultTailLines
 	}
 	var follow <-chan []byte
-	fctx, fcancel := context.WithTimeout(s.ctx, fleet.MaxStreamDuration)
+	fctx, fcancel := context.WithTimeout(s.ctx, s.cfg.StreamMax)
 	handedOff := false // to the stream, which cancels fctx when it ends
 	defer func() {
 		if !handedOff {

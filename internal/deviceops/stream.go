@@ -36,6 +36,9 @@ type stream struct {
 	// a pull took from buf. Capacity 1: a signal, not a count.
 	more  chan struct{}
 	taken chan struct{}
+	// gone is closed when the stream is dropped from the server's map.
+	gone     chan struct{}
+	goneOnce sync.Once
 }
 
 func signal(c chan struct{}) {
@@ -51,7 +54,7 @@ func (s *Server) openStream(ctx context.Context, cancel context.CancelFunc, name
 	var idb [12]byte
 	_, _ = rand.Read(idb[:])
 	st := &stream{id: hex.EncodeToString(idb[:]), name: name, cancel: cancel, lastPull: time.Now(),
-		more: make(chan struct{}, 1), taken: make(chan struct{}, 1)}
+		more: make(chan struct{}, 1), taken: make(chan struct{}, 1), gone: make(chan struct{})}
 	s.mu.Lock()
 	if len(s.streams) >= s.cfg.MaxStreams || s.closed {
 		s.mu.Unlock()
@@ -71,7 +74,7 @@ func (s *Server) openStream(ctx context.Context, cancel context.CancelFunc, name
 // the requester stops pulling for StreamIdleTimeout.
 func (s *Server) pump(ctx context.Context, st *stream, src <-chan []byte) {
 	defer st.cancel()
-	idle := time.NewTicker(time.Second)
+	idle := time.NewTicker(min(time.Second, s.cfg.StreamIdle/4))
 	defer idle.Stop()
 	finish := func(end fleet.StreamEnd) {
 		st.mu.Lock()
@@ -87,7 +90,7 @@ func (s *Server) pump(ctx context.Context, st *stream, src <-chan []byte) {
 		idleFor := time.Since(st.lastPull)
 		pulling := st.pulling
 		st.mu.Unlock()
-		if !pulling && idleFor > fleet.StreamIdleTimeout {
+		if !pulling && idleFor > s.cfg.StreamIdle {
 			s.drop(st) // the requester went away: nobody will pull the end
 			return
 		}
@@ -131,10 +134,11 @@ func endOf(ctx context.Context) fleet.StreamEnd {
 // awaitLastPull keeps an ended stream registered until a pull takes its
 // end or StreamIdleTimeout passes, so the requester learns why it ended.
 func (s *Server) awaitLastPull(st *stream) {
-	t := time.NewTimer(fleet.StreamIdleTimeout)
+	t := time.NewTimer(s.cfg.StreamIdle)
 	defer t.Stop()
 	select {
 	case <-t.C:
+	case <-st.gone: // a pull took the end
 	case <-s.ctx.Done():
 	}
 	s.drop(st)
@@ -145,6 +149,7 @@ func (s *Server) drop(st *stream) {
 	delete(s.streams, st.id)
 	s.mu.Unlock()
 	st.cancel()
+	st.goneOnce.Do(func() { close(st.gone) })
 }
 
 // pull answers one pull of a stream: what was written since the last one,
@@ -154,7 +159,7 @@ func (s *Server) pull(ctx context.Context, m *nats.Msg, req fleet.LogsRequest) {
 	st := s.streams[req.Stream]
 	s.mu.Unlock()
 	if st == nil || st.name != req.Deployment {
-		s.respondErr(m, fmt.Errorf("logs %s: unknown stream %q (it ended, or was not pulled for %v)", req.Deployment, truncate(req.Stream, 64), fleet.StreamIdleTimeout))
+		s.respondErr(m, fmt.Errorf("logs %s: unknown stream %q (it ended, or was not pulled for %v)", req.Deployment, truncate(req.Stream, 64), s.cfg.StreamIdle))
 		return
 	}
 	st.mu.Lock()

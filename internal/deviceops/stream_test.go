@@ -92,3 +92,56 @@ func TestSlowRequester(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamBounds: a stream not pulled for StreamIdle is gone; one that
+// lasted StreamMax ends with timeout, in the body and the header.
+func TestStreamBounds(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ops, err := deviceops.Start(deviceops.Config{Conn: nc, Device: testDevice, StartedAt: time.Now(), Logs: &flood{}, Restarter: refuse{},
+		Phases: func() map[fleet.Phase]int { return nil }, StreamIdle: 300 * time.Millisecond, StreamMax: 600 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ops.Close()
+	request := func(req fleet.LogsRequest) (*nats.Msg, fleet.LogsReply, error) {
+		b, _ := json.Marshal(req)
+		m, err := nc.Request(fleet.DeviceOpSubject(testDevice, fleet.OpLogs), b, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r fleet.LogsReply
+		return m, r, fleet.DecodeOpReply(m.Data, &r)
+	}
+
+	_, idle, err := request(fleet.LogsRequest{Deployment: "web", Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the idle stream to go", 10*time.Second, func() bool {
+		_, _, err := request(fleet.LogsRequest{Deployment: "web", Follow: true, Stream: idle.Stream, Stop: true})
+		return err != nil && strings.Contains(err.Error(), "unknown stream")
+	})
+
+	_, long, err := request(fleet.LogsRequest{Deployment: "web", Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last fleet.LogsReply
+	var hdr string
+	waitFor(t, "the stream to end", 10*time.Second, func() bool {
+		m, r, err := request(fleet.LogsRequest{Deployment: "web", Follow: true, Stream: long.Stream, WaitMillis: 100})
+		if err != nil {
+			t.Fatalf("pull: %v", err)
+		}
+		last, hdr = r, m.Header.Get(fleet.HeaderEnd)
+		return r.End != ""
+	})
+	if last.End != fleet.EndTimeout || hdr != string(fleet.EndTimeout) {
+		t.Errorf("end = %q, header %q; want timeout", last.End, hdr)
+	}
+}
