@@ -202,6 +202,29 @@ func TestLogsTail(t *testing.T) {
 			}
 		})
 	}
+	t.Run("no output yet", func(t *testing.T) {
+		r.updates <- desired.Update{Entries: []desired.Entry{{Deployment: "ghost", Value: []byte(`{"runtime":"process","command":["/nonexistent/ghost"]}`)}}}
+		var err error
+		waitFor(t, "the ghost deployment to be known", 10*time.Second, func() bool {
+			err = r.request(t, fleet.OpLogs, fleet.LogsRequest{Deployment: "ghost"}, &fleet.LogsReply{})
+			return err != nil && !strings.Contains(err.Error(), "unknown deployment")
+		})
+		if want := "logs ghost: no output yet"; !strings.Contains(err.Error(), want) {
+			t.Errorf("logs ghost = %v, want %q", err, want)
+		}
+	})
+	t.Run("runtime unavailable", func(t *testing.T) {
+		r.updates <- desired.Update{Entries: []desired.Entry{{Deployment: "pod", Value: []byte(`{"runtime":"podman","image":"busybox"}`)}}}
+		const want = "logs pod: runtime unavailable on this device: podman"
+		var err error
+		waitFor(t, "the podman deployment to be known", 10*time.Second, func() bool {
+			err = r.request(t, fleet.OpLogs, fleet.LogsRequest{Deployment: "pod"}, &fleet.LogsReply{})
+			return err != nil && !strings.Contains(err.Error(), "unknown deployment")
+		})
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("logs pod = %v, want %q", err, want)
+		}
+	})
 }
 
 func TestLogsFollow(t *testing.T) {
