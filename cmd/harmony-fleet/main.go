@@ -79,6 +79,10 @@ Usage:
   harmony-fleet devices                              every device, its labels and heartbeat
   harmony-fleet events [--device ID] [--deployment NAME] [--follow]
                                                      the phase changes, one per line
+  harmony-fleet device add|label|remove|permissions ID ...
+                                                     enrol devices: credentials, operator-owned labels
+  harmony-fleet creds bootstrap --dir DIR            operator, accounts and a nats-server config, for users without nsc
+  harmony-fleet keys new|public ...                  signing keys for desired state
   harmony-fleet version [-o json]                    print version, commit and build date
   harmony-fleet help                                 this text
 
@@ -86,8 +90,9 @@ Every command takes the connection flags of the nats CLI (-s/--server,
 --creds, --nkey, --user/--password, --token, --tlsca/--tlscert/--tlskey,
 --timeout), each also from the environment as HARMONY_FLEET_SERVER,
 HARMONY_FLEET_CREDS, ...; the server defaults to nats://127.0.0.1:4222,
-where "harmony-agent run --dev" (make run) listens. Every command takes
--o table (the default) or -o json, one JSON document per line, for scripts.
+where "harmony-agent run --dev" (make run) listens. init, apply, delete,
+status, devices, events and version take -o table (the default) or
+-o json, one JSON document per line, for scripts.
 These flags may come before the command or after it; after it wins.
 "harmony-fleet COMMAND --help" says more.
 

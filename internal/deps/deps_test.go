@@ -22,6 +22,7 @@ import (
 var pureDeps = map[string][]string{
 	"fleet":               nil,
 	"fleet/aggregate":     {"fleet"},
+	"fleet/rollout":       {"fleet"},
 	"internal/ringbuf":    nil,
 	"internal/reconciler": {"fleet", "internal/ringbuf"},
 	"internal/policy":     {"fleet"},
@@ -54,10 +55,9 @@ var importRules = []struct {
 	prefix    string
 	importers []string
 }{
-	{"github.com/nats-io/nats.go", []string{"internal/desired", "internal/publisher", "internal/natsserver", "cmd"}},
+	{"github.com/nats-io/nats.go", []string{"internal/natsconn", "internal/desired", "internal/publisher", "internal/deviceops", "internal/fleetview", "internal/controller", "internal/natsserver", "internal/daemon", "cmd"}},
 	{"github.com/nats-io/nats-server", []string{"internal/natsserver", "cmd"}},
 	{"github.com/nats-io/jwt", []string{"internal/creds"}},
-	{"github.com/nats-io/nkeys", []string{"internal/creds", "fleet/signed", "cmd"}},
 	{"github.com/spf13/viper", []string{"internal/config"}},
 	{"github.com/coreos/go-systemd", []string{"internal/systemd"}},
 	{"github.com/nats-io/nkeys", []string{"fleet/signed", "internal/creds", "internal/natsconn", "internal/natsserver", "cmd"}},
@@ -270,12 +270,12 @@ func TestImportRules(t *testing.T) {
 }
 
 // TestOperatorProgram: an operator written in Go imports fleet,
-// fleet/aggregate and fleet/signed; what that program compiles is their
+// fleet/aggregate, fleet/rollout and fleet/signed; what that program compiles is their
 // -deps.
 func TestOperatorProgram(t *testing.T) {
 	m := loadModule(t)
 	var rels []string
-	for _, rel := range []string{"fleet", "fleet/aggregate", "fleet/signed"} {
+	for _, rel := range []string{"fleet", "fleet/aggregate", "fleet/rollout", "fleet/signed"} {
 		if _, ok := m.pkgs[rel]; !ok {
 			t.Errorf("%s/%s does not exist", m.path, rel)
 			continue
