@@ -101,6 +101,23 @@ func (h *harness) waitState(name fleet.DeploymentName, phase fleet.Phase, want s
 	return string(info.Deployments[name].LastError)
 }
 
+// openDir returns a new directory every user may enter and read (a
+// temporary directory is 0700, and workloads run as nobody under root).
+func openDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// t.TempDir is <test's own 0700 directory>/<NNN>.
+	for _, d := range []string{filepath.Dir(dir), filepath.Dir(filepath.Dir(dir))} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // TestSignedValues: with a trusted key, a value it signed runs; each
 // forged, moved or replayed value is failed with its reason while the
 // workload of the last good value keeps running (the same process); a
@@ -298,14 +315,7 @@ func TestPolicy(t *testing.T) {
 	}
 	// A creds file where anyone may look, but 0600 root's as the agent's
 	// secrets are.
-	shared := filepath.Join(t.TempDir(), "etc")
-	if err := os.Mkdir(shared, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(filepath.Dir(shared), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	creds := filepath.Join(shared, "agent.creds")
+	creds := filepath.Join(openDir(t), "agent.creds")
 	if err := os.WriteFile(creds, []byte("-----BEGIN NATS USER JWT-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

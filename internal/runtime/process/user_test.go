@@ -88,7 +88,10 @@ func TestRunsAsUser(t *testing.T) {
 // denied" in its output.
 func TestUserCannotReadSecrets(t *testing.T) {
 	needRoot(t)
-	secrets := t.TempDir() // 0700, root's
+	secrets := t.TempDir()
+	if err := os.Chmod(secrets, 0o700); err != nil { // as the agent's state directory
+		t.Fatal(err)
+	}
 	creds := filepath.Join(secrets, "agent.creds")
 	if err := os.WriteFile(creds, []byte("-----BEGIN NATS USER JWT-----\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -99,17 +102,28 @@ func TestUserCannotReadSecrets(t *testing.T) {
 	if err := os.Mkdir(open, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(filepath.Dir(open), 0o755); err != nil {
-		t.Fatal(err)
+	// t.TempDir is <test's own 0700 directory>/<NNN>.
+	for _, d := range []string{filepath.Dir(open), filepath.Dir(filepath.Dir(open))} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	exposed := filepath.Join(open, "agent.creds")
 	if err := os.WriteFile(exposed, []byte("secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct{ name, script string }{
-		{"creds file 0600", "cat " + exposed},
-		{"creds under a 0700 dir", "cat " + creds},
-		{"state dir 0700", "ls " + secrets},
+	public := filepath.Join(open, "public.txt")
+	if err := os.WriteFile(public, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, script string
+		denied       bool
+	}{
+		{"control: a 0644 file beside it", "cat " + public, false},
+		{"creds file 0600", "cat " + exposed, true},
+		{"creds under a 0700 dir", "cat " + creds, true},
+		{"state dir 0700", "ls " + secrets, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,8 +132,8 @@ func TestUserCannotReadSecrets(t *testing.T) {
 			h.apply(r, workload("peek", shell(tt.script)))
 			st := waitState(t, r, "peek", runtime.StateExited)
 			out, _ := r.LogTail(context.Background(), dev, "peek", 512)
-			if st.ExitCode == 0 || !strings.Contains(out, "Permission denied") {
-				t.Errorf("%s as nobody: exit %d, output %q; want a non-zero exit and Permission denied", tt.script, st.ExitCode, out)
+			if denied := st.ExitCode != 0 && strings.Contains(out, "Permission denied"); denied != tt.denied {
+				t.Errorf("%s as nobody: exit %d, output %q; want denied %v", tt.script, st.ExitCode, out, tt.denied)
 			}
 		})
 	}
