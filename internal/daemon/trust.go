@@ -158,8 +158,8 @@ func secureStateDir(dir string, log *zap.Logger) {
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		log.Warn("state directory is open to others and could not be made private; workloads may read it",
-			zap.String("dir", dir), zap.Stringer("mode", fi.Mode().Perm()), zap.Error(err))
+			zap.String("dir", dir), zap.String("mode", fmt.Sprintf("%04o", fi.Mode().Perm())), zap.Error(err))
 		return
 	}
-	log.Info("state directory made private (0700)", zap.String("dir", dir), zap.Stringer("was", fi.Mode().Perm()))
+	log.Info("state directory made private (0700)", zap.String("dir", dir), zap.String("was", fmt.Sprintf("%04o", fi.Mode().Perm())))
 }
