@@ -142,6 +142,30 @@ func (c *connFlags) servers() string { return natsconn.RedactURLs(c.urls()) }
 // the agent, it does not wait for a server: when none answers, it fails at
 // once and says so.
 func (c *connFlags) connect(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := c.connectCore()
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(c.timeout))
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	// A server without JetStream answers every JetStream request with
+	// "no responders": say what that means once, here.
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	_, err = js.AccountInfo(actx)
+	cancel()
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders) {
+		nc.Close()
+		return nil, nil, fmt.Errorf("no JetStream at %s: start nats-server with -js (or a jetstream block in its configuration), and enable it for this account (%w)", c.servers(), err)
+	}
+	return nc, js, nil
+}
+
+// connectCore connects without JetStream: for the system account, which
+// has none.
+func (c *connFlags) connectCore() (*nats.Conn, error) {
 	nc, err := natsconn.Connect(natsconn.ConnOptions{
 		URLs: c.urls(),
 		Name: connName,
@@ -161,25 +185,11 @@ func (c *connFlags) connect(ctx context.Context) (*nats.Conn, jetstream.JetStrea
 	}, nil)
 	if err != nil {
 		if errors.Is(err, natsconn.ErrAuthConflict) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
-			return nil, nil, usagef("%w", err) // a missing or unreadable file
+			return nil, usagef("%w", err) // a missing or unreadable file
 		}
-		return nil, nil, connectError(c.urls(), err)
+		return nil, connectError(c.urls(), err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(c.timeout))
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	// A server without JetStream answers every JetStream request with
-	// "no responders": say what that means once, here.
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
-	_, err = js.AccountInfo(actx)
-	cancel()
-	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders) {
-		nc.Close()
-		return nil, nil, fmt.Errorf("no JetStream at %s: start nats-server with -js (or a jetstream block in its configuration), and enable it for this account (%w)", c.servers(), err)
-	}
-	return nc, js, nil
+	return nc, nil
 }
 
 // inboxPrefix is this run's inbox prefix: _INBOX_harmony-fleet, then a

@@ -22,6 +22,7 @@ import (
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/creds"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 // waitTimeout bounds every wait for a result; generous for a loaded
@@ -260,11 +261,5 @@ func (l *serverLog) violations() []string {
 // poll calls cond until it reports true or waitTimeout passes.
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, waitTimeout)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition
-	}
+	testsupport.Poll(t, waitTimeout, cond, func() string { return what })
 }
