@@ -44,14 +44,24 @@ func newAgentMetrics() *agentMetrics {
 		reg:         reg,
 		transitions: reg.CounterVec(metricTransitions, "Recorded transitions, by the phase entered (removed: a removal).", "phase", phases...),
 		restarts:    reg.CounterVec(metricRestarts, "Workloads started again: by their restart policy, or on request (harmony-fleet restart).", "reason", "policy", "requested"),
-		refused:     reg.CounterVec(metricRefused, "Desired values refused, by reason.", "reason", "invalid_spec"),
-		latency:     reg.Histogram(metricLatency, "Time from publishing an event to its JetStream ack.", metrics.DefaultLatencyBuckets),
+		refused: reg.CounterVec(metricRefused, "Desired values refused by the trust check, the device policy or the spec's rules, by reason.", "reason",
+			RefusedInvalid, RefusedUnsigned, RefusedUntrusted, RefusedSignature, RefusedDevice, RefusedDeployment, RefusedReplay, RefusedPolicy, RefusedStore),
+		latency: reg.Histogram(metricLatency, "Time from publishing an event to its JetStream ack.", metrics.DefaultLatencyBuckets),
 	}
 }
 
 func (m *agentMetrics) Transition(to string)          { m.transitions.With(to).Inc() }
 func (m *agentMetrics) WorkloadRestart(reason string) { m.restarts.With(reason).Inc() }
-func (m *agentMetrics) DesiredRefused(reason string)  { m.refused.With(reason).Inc() }
+
+// refusedHook counts a refusal, then tells next (Options.Refused), if set.
+func (m *agentMetrics) refusedHook(next func(string)) func(string) {
+	return func(reason string) {
+		m.refused.With(reason).Inc()
+		if next != nil {
+			next(reason)
+		}
+	}
+}
 
 // observe adds the metrics read at scrape time from the agent, the
 // publisher and the connection.

@@ -131,7 +131,7 @@ func TestMetricsListenOn(t *testing.T) {
 	first := scrape()
 	for _, k := range []string{
 		"harmony_agent_transitions_total{phase=running}", "harmony_agent_workload_restarts_total{reason=requested}",
-		"harmony_agent_desired_refused_total{reason=invalid_spec}", "harmony_agent_outbox_events",
+		"harmony_agent_desired_refused_total{reason=invalid}", "harmony_agent_outbox_events",
 		"harmony_agent_outbox_dropped_total", "harmony_agent_reconnects_total", "harmony_agent_publish_latency_seconds_count",
 	} {
 		if _, ok := first[k]; !ok {
@@ -163,7 +163,7 @@ func TestMetricsListenOn(t *testing.T) {
 	waitFor(t, "the counters to move", func() bool {
 		got = scrape()
 		return got["harmony_agent_transitions_total{phase=running}"] >= 1 && got["harmony_agent_deployments{phase=running}"] == 1 &&
-			got["harmony_agent_desired_refused_total{reason=invalid_spec}"] >= 1 && got["harmony_agent_publish_latency_seconds_count"] >= 1
+			got["harmony_agent_desired_refused_total{reason=invalid}"] >= 1 && got["harmony_agent_publish_latency_seconds_count"] >= 1
 	})
 	// Leave no process behind.
 	if err := kv.Delete(context.Background(), fleet.DesiredKey(device, "web")); err != nil {
