@@ -33,8 +33,20 @@ build-dev: ## build both binaries with the embedded NATS server (for --dev)
 	CGO_ENABLED=0 $(GO) build -trimpath -tags $(DEVTAGS) -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
 .PHONY: run
-run: build-dev ## the agent on its embedded default (NATS in-process, process runtime) and harmony-fleet serve, dev device enrolled
-	scripts/dev/run.sh $(CURDIR)/.dev-state
+# make run signs too: a dev signing key is made once under the dev state
+# directory, and the dev agent trusts only it (trust.keys), so the README's
+# walkthrough signs its values (HARMONY_FLEET_SIGNING_KEY_FILE) and shows
+# an unsigned one refused.
+DEV_STATE := $(CURDIR)/.dev-state
+DEV_KEY   := $(DEV_STATE)/dev-signing.nk
+
+# scripts/dev/run.sh also starts harmony-fleet serve, signing with the same
+# key, and enrols the dev device.
+run: build-dev ## the agent on its embedded default (NATS in-process, process runtime, trusting the dev signing key), harmony-fleet serve signing with it
+	mkdir -p $(DEV_STATE)
+	@[ -f $(DEV_KEY) ] || ./bin/harmony-fleet keys new -o $(DEV_KEY) >/dev/null
+	HARMONY_AGENT_TRUST_KEYS="$$(./bin/harmony-fleet keys public $(DEV_KEY))" HARMONY_FLEET_SIGNING_KEY_FILE=$(DEV_KEY) \
+	  scripts/dev/run.sh $(DEV_STATE)
 
 # staticcheck is pinned; make lint installs it into $(GOBIN) when missing
 # (or of another version) from the Go module proxy.

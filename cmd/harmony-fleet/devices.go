@@ -18,6 +18,9 @@ Lists every device that has a snapshot in bucket device-info: its agent's
 version and epoch, its labels, the age of its last heartbeat, and the phase
 of each of its deployments. A heartbeat older than --stale-after (3 agent
 heartbeats of 30s) is marked "(stale)": the agent is down, or offline.
+HOST is the host's last sample: cpu, memory used of total, the state
+disk's free space, the temperature; a throttled device and a state disk
+under 10% free are also warned about on stderr.
 Snapshots that do not decode are skipped and reported on stderr.
 
 -o json prints {"devices":[...]}: each device's snapshot as the agent wrote
@@ -82,7 +85,13 @@ func cmdDevices(ctx context.Context, out ioStreams, args []string) error {
 		}
 		list.Devices = append(list.Devices, d)
 	}
-	return printDevices(out.stdout, *output, list, now)
+	if err := printDevices(out.stdout, *output, list, now); err != nil {
+		return err
+	}
+	for _, w := range hostWarnings(list) {
+		fmt.Fprintln(out.stderr, w)
+	}
+	return nil
 }
 
 func printDevices(w io.Writer, output string, list devicesJSON, now time.Time) error {
@@ -94,7 +103,7 @@ func printDevices(w io.Writer, output string, list devicesJSON, now time.Time) e
 		return err
 	}
 	tw := newTable(w)
-	row(tw, "DEVICE", "VERSION", "EPOCH", "LABELS", "HEARTBEAT", "DEPLOYMENTS")
+	row(tw, "DEVICE", "VERSION", "EPOCH", "LABELS", "HEARTBEAT", "HOST", "DEPLOYMENTS")
 	for _, d := range list.Devices {
 		heartbeat := "never"
 		if d.HeartbeatAgeSeconds >= 0 {
@@ -103,7 +112,7 @@ func printDevices(w io.Writer, output string, list devicesJSON, now time.Time) e
 		if d.Stale {
 			heartbeat += " (stale)"
 		}
-		row(tw, d.DeviceID, oneLine(d.AgentVersion), d.AgentEpoch, oneLine(formatLabels(d.Labels)), heartbeat, formatPhases(d.Deployments))
+		row(tw, d.DeviceID, oneLine(d.AgentVersion), d.AgentEpoch, oneLine(formatLabels(d.Labels)), heartbeat, formatHost(d.Host), formatPhases(d.Deployments))
 	}
 	return tw.Flush()
 }

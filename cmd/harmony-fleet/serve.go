@@ -31,7 +31,7 @@ decision. What harmony-fleet init creates is created when missing (with
 
 --signing-key signs every desired value (ARCHITECTURE 3.8; also
 $HARMONY_FLEET_SIGNING_KEY_FILE); without it, bare specs are written, for
-agents without trust.keys (the dev default).
+agents without trust.keys.
 --heartbeat-interval is the agents' heartbeat interval: a device silent for
 three of them is offline, counted unavailable, and updated when it returns.
 --http serves the HTTP API and dashboard on ADDR (127.0.0.1:8080).

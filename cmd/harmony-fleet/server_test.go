@@ -558,15 +558,15 @@ func TestDevices(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("devices table: want a header and 2 rows:\n%s", out)
 	}
-	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"DEVICE", "VERSION", "EPOCH", "LABELS", "HEARTBEAT", "DEPLOYMENTS"}) {
+	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"DEVICE", "VERSION", "EPOCH", "LABELS", "HEARTBEAT", "HOST", "DEPLOYMENTS"}) {
 		t.Errorf("devices header = %v", got)
 	}
 	pi1, pi2 := strings.Fields(lines[1]), strings.Fields(lines[2])
-	if len(pi1) != 6 || pi1[0] != "pi-1" || pi1[1] != "0.3.0" || pi1[2] != fmt.Sprint(epoch) ||
-		pi1[3] != "site=lyon,tier=edge" || !strings.HasSuffix(pi1[4], "s") || pi1[5] != "db=failed,web=running" {
+	if len(pi1) != 7 || pi1[0] != "pi-1" || pi1[1] != "0.3.0" || pi1[2] != fmt.Sprint(epoch) ||
+		pi1[3] != "site=lyon,tier=edge" || !strings.HasSuffix(pi1[4], "s") || pi1[5] != "-" || pi1[6] != "db=failed,web=running" {
 		t.Errorf("devices row of pi-1 = %q", lines[1])
 	}
-	if len(pi2) != 7 || pi2[0] != "pi-2" || pi2[3] != "-" || pi2[4] != "5m" || pi2[5] != "(stale)" || pi2[6] != "-" {
+	if len(pi2) != 8 || pi2[0] != "pi-2" || pi2[3] != "-" || pi2[4] != "5m" || pi2[5] != "(stale)" || pi2[6] != "-" || pi2[7] != "-" {
 		t.Errorf("devices row of pi-2 = %q, want heartbeat 5m (stale)", lines[2])
 	}
 

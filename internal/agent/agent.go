@@ -65,7 +65,10 @@ type Config struct {
 	Publisher Publisher
 	// Cache, when set, keeps the desired state on disk for an offline
 	// boot.
-	Cache           *desired.Cache
+	Cache *desired.Cache
+	// Decoder turns each desired value into a spec or refuses it; nil
+	// decodes bare specs (fleet.DecodeSpec).
+	Decoder         Decoder
 	Workers         int
 	ResyncInterval  time.Duration
 	BackoffInitial  time.Duration
@@ -76,8 +79,29 @@ type Config struct {
 	// OnTick, when set, is called from Run's goroutine every TickInterval
 	// while the agent is healthy (the cmd sends WATCHDOG=1 and STATUS=).
 	OnTick func(Summary)
-	Log    *zap.Logger
+	// Metrics, when set, is told what the agent does, for its own
+	// metrics (metrics.listen).
+	Metrics Metrics
+	Log     *zap.Logger
 }
+
+// Metrics counts what the agent does. Its methods are called with the
+// agent's lock held: they must be quick and never block.
+type Metrics interface {
+	// Transition counts a recorded transition into phase to ("removed"
+	// for a removal).
+	Transition(to string)
+	// WorkloadRestart counts a workload started again: reason is
+	// "policy" (its restart policy, after an exit) or "requested"
+	// (Restart).
+	WorkloadRestart(reason string)
+}
+
+// nopMetrics counts nothing.
+type nopMetrics struct{}
+
+func (nopMetrics) Transition(string)      {}
+func (nopMetrics) WorkloadRestart(string) {}
 
 // Summary is a count of the deployments by phase.
 type Summary struct {
@@ -130,6 +154,8 @@ type deployment struct {
 	timer        *time.Timer
 	// handledExit identifies the last exit already acted upon.
 	handledExit string
+	// restart is set by Restart and taken by the next pass.
+	restart bool
 }
 
 // New returns an Agent; cfg.Device, cfg.Epoch, cfg.Publisher and cfg.Log
@@ -148,6 +174,9 @@ func New(cfg Config) (*Agent, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
+	}
 	setDefault(&cfg.Workers, DefaultWorkers)
 	setDefault(&cfg.ResyncInterval, DefaultResyncInterval)
 	setDefault(&cfg.BackoffInitial, DefaultBackoffInitial)
@@ -155,6 +184,9 @@ func New(cfg Config) (*Agent, error) {
 	setDefault(&cfg.StopTimeout, DefaultStopTimeout)
 	setDefault(&cfg.HistoryCapacity, DefaultHistory)
 	setDefault(&cfg.TickInterval, DefaultTickInterval)
+	if cfg.Decoder == nil {
+		cfg.Decoder = specDecoder{}
+	}
 	host, _ := os.Hostname()
 	available := make(map[fleet.RuntimeKind]bool, len(cfg.Runtimes))
 	for kind, rt := range cfg.Runtimes {
@@ -313,11 +345,12 @@ func (a *Agent) apply(u desired.Update, fromNATS bool) {
 	if fromNATS && a.cfg.Cache != nil {
 		a.cfg.Cache.Apply(u) // no I/O: the cache's own goroutine writes
 	}
+	decoded := a.decodeChanged(u.Entries)
 	a.mu.Lock()
 	seen := make(map[fleet.DeploymentName]bool, len(u.Entries))
-	for _, e := range u.Entries {
+	for i, e := range u.Entries {
 		seen[e.Deployment] = !e.Deleted
-		a.setDesiredLocked(e)
+		a.setDesiredLocked(e, decoded[i])
 	}
 	first := false
 	if u.Full && fromNATS {
@@ -351,7 +384,38 @@ func countEntries(entries []desired.Entry) (live, deleted int) {
 	return live, deleted
 }
 
-func (a *Agent) setDesiredLocked(e desired.Entry) {
+// decodeResult is what the Decoder made of one entry's value; nil for an
+// entry that needs no decoding (a delete, or the value already held).
+type decodeResult struct {
+	spec fleet.DeploymentSpec
+	err  error
+}
+
+// decodeChanged decodes the values of entries that differ from the ones
+// held, without Agent.mu: verifying a signature and remembering its
+// generation (a file write) must not hold up the workers. Only Run's
+// goroutine changes the held values, so what it reads here is still true
+// when setDesiredLocked runs.
+func (a *Agent) decodeChanged(entries []desired.Entry) []*decodeResult {
+	out := make([]*decodeResult, len(entries))
+	a.mu.Lock()
+	for i, e := range entries {
+		if d := a.deps[e.Deployment]; !e.Deleted && (d == nil || !d.desired || !bytes.Equal(d.raw, e.Value)) {
+			out[i] = &decodeResult{}
+		}
+	}
+	a.mu.Unlock()
+	for i, e := range entries {
+		if out[i] != nil {
+			out[i].spec, out[i].err = a.cfg.Decoder.Decode(e.Deployment, e.Value)
+		}
+	}
+	return out
+}
+
+// setDesiredLocked takes entry e; dec is what decodeChanged made of its
+// value (nil: unchanged or deleted).
+func (a *Agent) setDesiredLocked(e desired.Entry, dec *decodeResult) {
 	d := a.deps[e.Deployment]
 	if d == nil {
 		d = &deployment{}
@@ -362,10 +426,16 @@ func (a *Agent) setDesiredLocked(e desired.Entry) {
 		d.desired = false
 		return
 	}
-	if d.desired && bytes.Equal(d.raw, e.Value) {
-		return
+	if dec == nil {
+		if d.desired && bytes.Equal(d.raw, e.Value) {
+			return // unchanged
+		}
+		// An update naming a deployment twice, its second value being
+		// the one held before it: rare enough to decode under the lock.
+		dec = &decodeResult{}
+		dec.spec, dec.err = a.cfg.Decoder.Decode(e.Deployment, e.Value)
 	}
-	spec, err := fleet.DecodeSpec(e.Value)
+	spec, err := dec.spec, dec.err
 	hash := ""
 	if err == nil {
 		hash = fleet.SpecHash(spec)
@@ -480,7 +550,7 @@ func (a *Agent) facts(name fleet.DeploymentName) (facts, bool) {
 	return facts{
 		Desired: d.desired, HaveFull: a.haveFull, Spec: d.spec, Hash: d.hash, SpecErr: errText(d.specErr),
 		Where: d.where, Available: a.available, Failures: d.failures, BackoffUntil: d.backoffUntil,
-		HandledExit: d.handledExit,
+		HandledExit: d.handledExit, Restart: d.takeRestart(),
 	}, true
 }
 
@@ -503,7 +573,7 @@ func (a *Agent) reconcile(ctx context.Context, name fleet.DeploymentName) {
 		case err != nil && ctx.Err() != nil:
 			return // the agent is stopping: cancellation is not a failure
 		case err != nil:
-			f.Err = err.Error() // the next decision reports it
+			f.Err = mask(err.Error(), f.Spec.Env) // the next decision reports it
 		case act.Kind.final():
 			return
 		}
@@ -539,16 +609,31 @@ func (a *Agent) act(ctx context.Context, name fleet.DeploymentName, f *facts, ac
 		if act.Pending {
 			a.report(name, action{Phase: fleet.PhasePending}, "", f.Hash)
 		}
+		if act.Kind == actRestart {
+			a.cfg.Metrics.WorkloadRestart("policy")
+		}
 		st, err := rt.Apply(ctx, runtime.Workload{Device: a.cfg.Device, Deployment: name, Spec: f.Spec, SpecHash: f.Hash})
 		if err != nil {
 			return err
 		}
 		f.Observed, f.Started = &st, true
+	case actForceRestart:
+		a.cfg.Metrics.WorkloadRestart("requested")
+		a.report(name, action{Phase: fleet.PhasePending}, "")
+		if err := a.removeOwn(ctx, rt, name, f.Spec, act.Runtime, log); err != nil {
+			return fmt.Errorf("restart: %w", err)
+		}
+		st, err := rt.Apply(ctx, runtime.Workload{Device: a.cfg.Device, Deployment: name, Spec: f.Spec, SpecHash: f.Hash})
+		if err != nil {
+			return err
+		}
+		log.Info("workload restarted on request", zap.String("runtime", string(act.Runtime)), zap.String("id", st.ID))
+		f.Observed, f.Started = &st, true
 	case actReport, actAdopt:
 		msg := act.Error
 		if act.QuoteLog && rt != nil {
 			if tail, err := rt.LogTail(ctx, a.cfg.Device, name, logTailBytes); err == nil && tail != "" {
-				msg += ": " + tail
+				msg += ": " + mask(tail, f.Spec.Env)
 			}
 		}
 		a.report(name, act, msg, f.Hash)
@@ -669,6 +754,11 @@ func (a *Agent) emitTransitionLocked(tr reconciler.RecordedTransition) {
 	if tr.Transition.LastError != "" {
 		fields = append(fields, zap.String("error", tr.Transition.LastError))
 	}
+	to := string(tr.Transition.To)
+	if tr.Transition.Kind == fleet.KindRemoved {
+		to = "removed"
+	}
+	a.cfg.Metrics.Transition(to)
 	ev := tr.Event(a.cfg.Device)
 	a.out.emit(effect{level: zap.InfoLevel, msg: "transition", fields: fields, event: &ev})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/agent"
 	"github.com/harmony-edge/harmony-agent/internal/config"
 	"github.com/harmony-edge/harmony-agent/internal/desired"
+	"github.com/harmony-edge/harmony-agent/internal/metrics"
 	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/publisher"
@@ -52,6 +52,10 @@ type Options struct {
 	// the configuration opens (tests and benchmarks: a runtime that runs
 	// nothing). Run does not close them.
 	Runtimes map[fleet.RuntimeKind]runtime.Runtime
+	// Refused, when set, is called with the reason (Refused* constants)
+	// of every desired value refused by the trust check or the policy: a
+	// metrics counter's hook. It must not block.
+	Refused func(reason string)
 }
 
 // Run runs the agent of cfg until ctx is done and returns within
@@ -79,9 +83,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	log.Info("starting", zap.String("version", o.Version), zap.String("commit", o.Commit))
 
 	// The state directory: a problem is reported, never fatal (section 7).
-	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
-		log.Error("state directory unusable; running without persisted state", zap.String("dir", cfg.StateDir), zap.Error(err))
-	}
+	secureStateDir(cfg.StateDir, log)
 	epoch := newEpoch(cfg.StateDir, log)
 	log = log.With(zap.Uint64("epoch", uint64(epoch)))
 
@@ -154,12 +156,15 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	watcher.Store(w)
 
 	var a *agent.Agent
+	mets := newAgentMetrics()
 	pub := publisher.New(js, publisher.Config{
 		Device:            cfg.DeviceID,
 		MsgIDNonce:        fleet.NewMsgIDNonce(), // once per run, published nowhere else
 		OutboxCapacity:    cfg.Outbox.Capacity,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		Info:              func() fleet.DeviceInfo { return a.Info() },
+		Host:              newHostSampler(cfg.StateDir, runtimes).Sample,
+		OnPublished:       mets.latency.ObserveDuration,
 		Resources:         resources(js, cfg.NATS.CreateResources || cfg.NATS.Embedded),
 		Log:               log,
 	})
@@ -171,6 +176,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 		Runtimes:        runtimes,
 		Publisher:       pub,
 		Cache:           cache,
+		Decoder:         newDecoder(cfg, mets.refusedHook(o.Refused), log),
 		Workers:         cfg.Reconcile.Workers,
 		ResyncInterval:  cfg.Reconcile.ResyncInterval,
 		BackoffInitial:  cfg.Reconcile.BackoffInitial,
@@ -179,10 +185,23 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 		HistoryCapacity: cfg.History.Capacity,
 		TickInterval:    tickInterval(notify),
 		OnTick:          statusReporter(notify, nc.IsConnected, pub, log),
+		Metrics:         mets,
 		Log:             log,
 	})
 	if err != nil {
 		return err
+	}
+
+	ops := startDeviceOps(nc, cfg.DeviceID, o.Version, epoch, a, runtimes, log)
+	defer stopDeviceOps(ops)
+	mets.observe(a, pub, nc)
+	if addr, _ := cfg.Metrics.ListenAddr(); addr != "" { // validated by config
+		if srv, err := metrics.Listen(addr, mets.reg); err != nil {
+			log.Error("metrics listener unavailable; running without it", zap.Error(err))
+		} else {
+			log.Info("serving metrics", zap.String("url", "http://"+srv.Addr()+"/metrics"))
+			defer srv.Close()
+		}
 	}
 
 	if err := notify.Ready(); err != nil {
