@@ -619,7 +619,7 @@ func (a *Agent) act(ctx context.Context, name fleet.DeploymentName, f *facts, ac
 		f.Observed, f.Started = &st, true
 	case actForceRestart:
 		a.cfg.Metrics.WorkloadRestart("requested")
-		a.report(name, action{Phase: fleet.PhasePending}, "")
+		a.report(name, action{Phase: fleet.PhasePending}, "", f.Hash)
 		if err := a.removeOwn(ctx, rt, name, f.Spec, act.Runtime, log); err != nil {
 			return fmt.Errorf("restart: %w", err)
 		}
