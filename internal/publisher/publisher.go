@@ -523,6 +523,7 @@ func (p *NATS) writeInfoLocked(ctx context.Context) error {
 	info.OutboxDropped = p.dropped
 	p.mu.Unlock()
 	info.HeartbeatAt = time.Now().UTC()
+	info.HeartbeatIntervalSeconds = int64((p.cfg.HeartbeatInterval + time.Second - 1) / time.Second) // whole seconds, rounded up
 	data, err := json.Marshal(info)
 	if err != nil {
 		return fmt.Errorf("encode device info: %w", err)
