@@ -226,6 +226,10 @@ func (s *Subscription) Close() {
 // keeps the rest).
 const liveBuffer = 1024
 
+// bucketRetry is how often a Live view looks again for a record bucket
+// that did not exist.
+const bucketRetry = 2 * time.Second
+
 // run reads and folds until ctx ends or something fails.
 func (l *Live) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -248,8 +252,12 @@ func (l *Live) run(ctx context.Context) error {
 		}
 	}()
 	buckets := append([]string{fleet.DeviceInfoBucket}, recordBuckets...)
-	updates := make([]<-chan jetstream.KeyValueEntry, len(buckets))
-	for i, b := range buckets {
+	updates := make([]<-chan jetstream.KeyValueEntry, len(buckets)) // nil: the bucket does not exist yet
+	missing := 0
+	// watch starts the watch of bucket i if it exists, folding what it
+	// stores.
+	watch := func(i int) error {
+		b := buckets[i]
 		w, err := watchStored(ctx, l.js, b, l.opts.Timeout, func(e jetstream.KeyValueEntry) {
 			l.mu.Lock()
 			l.foldEntryLocked(b, e)
@@ -258,13 +266,29 @@ func (l *Live) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if w == nil && b == fleet.DeviceInfoBucket {
-			return fmt.Errorf("bucket %s not found: run harmony-fleet init", b)
+		if w == nil {
+			missing++
+			return nil
 		}
-		if w != nil {
-			watches = append(watches, w)
-			updates[i] = w.Updates()
-		} // else a nil channel: never ready
+		watches = append(watches, w)
+		updates[i] = w.Updates()
+		return nil
+	}
+	for i := range buckets {
+		if err := watch(i); err != nil {
+			return err
+		}
+	}
+	if updates[0] == nil {
+		return fmt.Errorf("bucket %s not found: run harmony-fleet init", fleet.DeviceInfoBucket)
+	}
+	// The record buckets are made by the commands that first write them:
+	// one missing now is looked for again every bucketRetry.
+	var retry <-chan time.Time
+	if missing > 0 {
+		t := time.NewTicker(bucketRetry)
+		defer t.Stop()
+		retry = t.C
 	}
 
 	// Then every event stored after the last one the initial read could
@@ -329,6 +353,18 @@ func (l *Live) run(ctx context.Context) error {
 		case e, ok := <-updates[3]:
 			if err := l.entry(buckets[3], e, ok); err != nil {
 				return err
+			}
+		case <-retry:
+			missing = 0
+			for i := range buckets {
+				if updates[i] == nil {
+					if err := watch(i); err != nil {
+						return err
+					}
+				}
+			}
+			if missing == 0 {
+				retry = nil
 			}
 		}
 	}
