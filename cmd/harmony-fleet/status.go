@@ -78,17 +78,12 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 		// The newest event of every subject, then every snapshot: the
 		// order fleet/aggregate is built for, and O(devices x
 		// deployments) whatever the stream holds.
-		f, err := fleetview.ReadFold(ctx, js, filter, conn.timeout)
+		s, bad, err := fleetview.ReadStatus(ctx, js, name, conn.timeout)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
-		reportBad(out.stderr, "event or snapshot", f.Bad)
-		rec, badRec, err := fleetview.ReadRecords(ctx, js, conn.timeout)
-		if err != nil {
-			return fmt.Errorf("%s: %w", cmd, err)
-		}
-		reportBad(out.stderr, "record", badRec)
-		return printStatus(out.stdout, *output, fleetview.StatusOf(f.Agg, rec, name))
+		reportBad(out.stderr, "input", bad)
+		return printStatus(out.stdout, *output, s)
 	}
 
 	// --watch: the same fold, kept live; printed when it changed, at most

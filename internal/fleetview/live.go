@@ -37,7 +37,9 @@ type LiveOptions struct {
 // every subject and every snapshot (ReadFold), then from every event
 // stored after the last one that read saw and from watches of the
 // device-info, device-registry, deployments and rollouts buckets. Readers
-// get copies; nothing they hold changes under them.
+// get copies whose maps and slices may be shared with the view: they must
+// not modify them, and nothing they hold changes under them (the view
+// replaces a snapshot or record, never edits it).
 //
 // One goroutine, started by StartLive and waited for by Close, owns the
 // consumers and watches and folds what they deliver; readers take the

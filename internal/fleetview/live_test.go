@@ -377,3 +377,51 @@ func asJSON(v any) string {
 	}
 	return string(data)
 }
+
+// TestReadFoldSkipsCovered: an event its device's snapshot is as new as
+// (told by its Msg-Id) is not decoded, and the status is the same.
+func TestReadFoldSkipsCovered(t *testing.T) {
+	js, ctx := setup(t)
+	events := history(4, 2, 3)
+	for _, e := range events {
+		data, _ := json.Marshal(e)
+		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: e.Subject(), Data: data, Header: nats.Header{fleet.MsgIDHeader: []string{e.MsgID("00c0ffee00c0ffee")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// pi-0 and pi-1 have snapshots at their latest revision; pi-2 an
+	// older one; pi-3 none.
+	last := map[fleet.DeviceID]map[fleet.DeploymentName]fleet.StateChangeEvent{}
+	for _, e := range events {
+		if last[e.DeviceID] == nil {
+			last[e.DeviceID] = map[fleet.DeploymentName]fleet.StateChangeEvent{}
+		}
+		last[e.DeviceID][e.Deployment] = e
+	}
+	for _, id := range []fleet.DeviceID{"pi-0", "pi-1", "pi-2"} {
+		info := fleet.DeviceInfo{DeviceID: id, Deployments: map[fleet.DeploymentName]fleet.DeploymentStatus{}}
+		for n, e := range last[id] {
+			info.Deployments[n] = fleet.DeploymentStatus{Phase: e.Transition.To, LastError: fleet.ErrorText(e.Transition.LastError), Revision: e.Revision}
+			if e.Revision.Compare(info.Revision) > 0 {
+				info.Revision = e.Revision
+			}
+		}
+		if id == "pi-2" {
+			info.Revision.Sequence-- // older than its last event
+			info.Deployments = nil
+		}
+		putInfo(t, ctx, js, info)
+	}
+	f, err := fleetview.ReadFold(ctx, js, fleet.EventsSubjects, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pi-0's and pi-1's four, and pi-2's dep-0 at sequence 5, which its
+	// snapshot at 5 covers (it says dep-0 was removed by then).
+	if f.Events != 8 || f.Skipped != 5 {
+		t.Errorf("ReadFold read %d events, skipped %d; want 8, 5", f.Events, f.Skipped)
+	}
+	if got, want := asJSON(fleetview.StatusOf(f.Agg, fleetview.NewRecords(), "")), asJSON(fleetview.StatusOf(foldEvery(t, ctx, js), fleetview.NewRecords(), "")); got != want {
+		t.Errorf("status skipping covered events =\n%s\nwant\n%s", got, want)
+	}
+}

@@ -57,7 +57,7 @@ func (r Records) Apply(bucket string, e jetstream.KeyValueEntry) error {
 			return nil
 		}
 		var rec fleet.DeviceRecord
-		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		if err := rec.UnmarshalJSON(e.Value()); err != nil { // one scan, as DecodeInfo
 			return fail(err)
 		}
 		if fleet.DeviceRegistryKey(rec.DeviceID) != e.Key() {
