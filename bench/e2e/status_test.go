@@ -100,6 +100,34 @@ func BenchmarkFleetStatus(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms")
 		})
 
+		// The same two reads, each as its own process, as people run
+		// them: harmony-fleet status against this benchmark binary's
+		// floor (TestFleetStatusFloorProcess), both paying a process
+		// start and a connection, neither sharing this process's heap
+		// (whose in-process server's collections would be theirs).
+		b.Run(name+"/status-process", func(b *testing.B) {
+			for b.Loop() {
+				out := runProcess(b, bin, "status", "-o", "json", "-s", env.url, "--timeout", "2m")
+				var s fleetview.Status
+				if err := json.Unmarshal(out, &s); err != nil {
+					b.Fatalf("status -o json: %v", err)
+				}
+				checkFleetStatus(b, s, devices)
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms")
+		})
+		b.Run(name+"/floor-process", func(b *testing.B) {
+			self, err := os.Executable()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				runProcessEnv(b, []string{floorURLEnv + "=" + env.url, fmt.Sprintf("%s=%d", floorWantEnv, devices)},
+					self, "-test.run", "^TestFleetStatusFloorProcess$")
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms")
+		})
+
 		b.Run(name+"/events-table", func(b *testing.B) {
 			hwm, took, lines := runEventsTable(b, bin, env.url)
 			if lines != n+1 {
@@ -310,7 +338,7 @@ func checkFleetStatus(b *testing.B, s fleetview.Status, devices int) {
 // bareLastPerSubject reads the newest message of every subject of
 // FLEET_EVENTS with the same consumer as fleetview.ReadLastEvents and
 // does nothing with them; it returns how many it read.
-func bareLastPerSubject(b *testing.B, js jetstream.JetStream) int {
+func bareLastPerSubject(b testing.TB, js jetstream.JetStream) int {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -338,7 +366,7 @@ func bareLastPerSubject(b *testing.B, js jetstream.JetStream) int {
 
 // bareBucketRead reads every entry of bucket through a watch and does
 // nothing with them; it returns how many it read.
-func bareBucketRead(b *testing.B, js jetstream.JetStream, bucket string) int {
+func bareBucketRead(b testing.TB, js jetstream.JetStream, bucket string) int {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -443,4 +471,59 @@ func readVmHWM(path string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// The environment of TestFleetStatusFloorProcess.
+const (
+	floorURLEnv  = "HARMONY_BENCH_FLOOR_URL"
+	floorWantEnv = "HARMONY_BENCH_FLOOR_DEVICES"
+)
+
+// TestFleetStatusFloorProcess is the floor of BenchmarkFleetStatus's
+// status-process, run by it as a process of this binary: connect, read
+// the newest message of every subject and every device-info entry, do
+// nothing with them. Without its environment it skips.
+func TestFleetStatusFloorProcess(t *testing.T) {
+	url := os.Getenv(floorURLEnv)
+	if url == "" {
+		t.Skip("run by BenchmarkFleetStatus only")
+	}
+	devices, err := strconv.Atoi(os.Getenv(floorWantEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bareLastPerSubject(t, js); got != devices*statusDeployments {
+		t.Fatalf("last per subject read %d messages, want %d", got, devices*statusDeployments)
+	}
+	if got := bareBucketRead(t, js, fleet.DeviceInfoBucket); got != devices {
+		t.Fatalf("device-info read %d snapshots, want %d", got, devices)
+	}
+}
+
+// runProcess runs bin with args and returns its standard output; it
+// fails b if it fails.
+func runProcess(b *testing.B, bin string, args ...string) []byte {
+	b.Helper()
+	return runProcessEnv(b, nil, bin, args...)
+}
+
+func runProcessEnv(b *testing.B, env []string, bin string, args ...string) []byte {
+	b.Helper()
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s %s: %v\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, out.String(), errOut.String())
+	}
+	return out.Bytes()
 }
