@@ -92,9 +92,13 @@ func cmdDevices(ctx context.Context, out ioStreams, args []string) error {
 	for _, info := range infos {
 		byID[info.DeviceID] = info
 	}
+	joined := map[fleet.DeviceID]fleetview.Device{}
+	for _, j := range fleetview.JoinDevices(rec, byID, now) {
+		joined[j.DeviceID] = j
+	}
 	list := devicesJSON{Devices: make([]deviceJSON, 0, len(infos))}
 	for _, info := range infos {
-		j, _ := fleetview.JoinDevice(info.DeviceID, rec, byID, now)
+		j := joined[info.DeviceID]
 		d := deviceJSON{DeviceInfo: info, HeartbeatAgeSeconds: -1, Stale: true,
 			Liveness: j.Liveness, Converged: j.Converged, Targeted: j.Targeted}
 		if !info.HeartbeatAt.IsZero() {
