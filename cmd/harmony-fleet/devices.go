@@ -15,20 +15,26 @@ import (
 const devicesHelp = `Usage: harmony-fleet devices [flags]
 
 Lists every device that has a snapshot in bucket device-info: its agent's
-version and epoch, its labels, the age of its last heartbeat, and the phase
-of each of its deployments. A heartbeat older than --stale-after (3 agent
-heartbeats of 30s) is marked "(stale)": the agent is down, or offline.
+version and epoch, its labels, the age of its last heartbeat, its liveness,
+whether it is converged, and the phase of each of its deployments.
+Liveness is online (a heartbeat within two of the agent's heartbeat
+intervals), stale (within three) or offline. Converged is yes when every
+fleet deployment whose selector matches its registry labels runs (or
+succeeded) there with its current spec, no when one does not, unknown when
+the agent does not report spec hashes. Snapshots that do not decode are
+skipped and reported on stderr.
 HOST is the host's last sample: cpu, memory used of total, the state
 disk's free space, the temperature; a throttled device and a state disk
 under 10% free are also warned about on stderr.
-Snapshots that do not decode are skipped and reported on stderr.
 
 -o json prints {"devices":[...]}: each device's snapshot as the agent wrote
-it, plus heartbeat_age_seconds (-1 when it never sent one) and stale.
+it, plus heartbeat_age_seconds (-1 when it never sent one), stale (older
+than --stale-after), liveness (online, stale or offline), converged (yes,
+no or unknown) and targeted (the fleet deployments that target it).
 
 Examples:
   harmony-fleet devices
-  harmony-fleet devices -o json | jq -r '.devices[] | select(.stale) | .device_id'
+  harmony-fleet devices -o json | jq -r '.devices[] | select(.liveness != "online") | .device_id'
   harmony-fleet devices --stale-after 5m
 `
 
@@ -46,6 +52,10 @@ type deviceJSON struct {
 	// HeartbeatAgeSeconds is -1 when the snapshot has no heartbeat time.
 	HeartbeatAgeSeconds int64 `json:"heartbeat_age_seconds"`
 	Stale               bool  `json:"stale"`
+	// Liveness, Converged and Targeted are fleetview.JoinDevices'.
+	Liveness  fleetview.Liveness     `json:"liveness"`
+	Converged fleetview.Convergence  `json:"converged"`
+	Targeted  []fleet.DeploymentName `json:"targeted"`
 }
 
 func cmdDevices(ctx context.Context, out ioStreams, args []string) error {
@@ -74,11 +84,26 @@ func cmdDevices(ctx context.Context, out ioStreams, args []string) error {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	reportBad(out.stderr, "device-info snapshot", bad)
+	rec, badRec, err := fleetview.ReadRecords(ctx, js, conn.timeout)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	reportBad(out.stderr, "record", badRec)
 
 	now := time.Now()
+	byID := make(map[fleet.DeviceID]fleet.DeviceInfo, len(infos))
+	for _, info := range infos {
+		byID[info.DeviceID] = info
+	}
+	joined := map[fleet.DeviceID]fleetview.Device{}
+	for _, j := range fleetview.JoinDevices(rec, byID, now) {
+		joined[j.DeviceID] = j
+	}
 	list := devicesJSON{Devices: make([]deviceJSON, 0, len(infos))}
 	for _, info := range infos {
-		d := deviceJSON{DeviceInfo: info, HeartbeatAgeSeconds: -1, Stale: true}
+		j := joined[info.DeviceID]
+		d := deviceJSON{DeviceInfo: info, HeartbeatAgeSeconds: -1, Stale: true,
+			Liveness: j.Liveness, Converged: j.Converged, Targeted: j.Targeted}
 		if !info.HeartbeatAt.IsZero() {
 			age := now.Sub(info.HeartbeatAt)
 			d.HeartbeatAgeSeconds, d.Stale = int64(max(age, 0)/time.Second), age > *staleAfter
@@ -103,16 +128,13 @@ func printDevices(w io.Writer, output string, list devicesJSON, now time.Time) e
 		return err
 	}
 	tw := newTable(w)
-	row(tw, "DEVICE", "VERSION", "EPOCH", "LABELS", "HEARTBEAT", "HOST", "DEPLOYMENTS")
+	row(tw, "DEVICE", "VERSION", "EPOCH", "LABELS", "HEARTBEAT", "LIVENESS", "CONVERGED", "HOST", "DEPLOYMENTS")
 	for _, d := range list.Devices {
 		heartbeat := "never"
 		if d.HeartbeatAgeSeconds >= 0 {
 			heartbeat = formatAge(now.Sub(d.HeartbeatAt))
 		}
-		if d.Stale {
-			heartbeat += " (stale)"
-		}
-		row(tw, d.DeviceID, oneLine(d.AgentVersion), d.AgentEpoch, oneLine(formatLabels(d.Labels)), heartbeat, formatHost(d.Host), formatPhases(d.Deployments))
+		row(tw, d.DeviceID, oneLine(d.AgentVersion), d.AgentEpoch, oneLine(formatLabels(d.Labels)), heartbeat, d.Liveness, d.Converged, formatHost(d.Host), formatPhases(d.Deployments))
 	}
 	return tw.Flush()
 }

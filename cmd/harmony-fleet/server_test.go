@@ -556,16 +556,16 @@ func TestDevices(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("devices table: want a header and 2 rows:\n%s", out)
 	}
-	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"DEVICE", "VERSION", "EPOCH", "LABELS", "HEARTBEAT", "HOST", "DEPLOYMENTS"}) {
+	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"DEVICE", "VERSION", "EPOCH", "LABELS", "HEARTBEAT", "LIVENESS", "CONVERGED", "HOST", "DEPLOYMENTS"}) {
 		t.Errorf("devices header = %v", got)
 	}
 	pi1, pi2 := strings.Fields(lines[1]), strings.Fields(lines[2])
-	if len(pi1) != 7 || pi1[0] != "pi-1" || pi1[1] != "0.3.0" || pi1[2] != fmt.Sprint(epoch) ||
-		pi1[3] != "site=lyon,tier=edge" || !strings.HasSuffix(pi1[4], "s") || pi1[5] != "-" || pi1[6] != "db=failed,web=running" {
+	if len(pi1) != 9 || pi1[0] != "pi-1" || pi1[1] != "0.3.0" || pi1[2] != fmt.Sprint(epoch) ||
+		pi1[3] != "site=lyon,tier=edge" || !strings.HasSuffix(pi1[4], "s") || pi1[5] != "online" || pi1[6] != "yes" || pi1[7] != "-" || pi1[8] != "db=failed,web=running" {
 		t.Errorf("devices row of pi-1 = %q", lines[1])
 	}
-	if len(pi2) != 8 || pi2[0] != "pi-2" || pi2[3] != "-" || pi2[4] != "5m" || pi2[5] != "(stale)" || pi2[6] != "-" || pi2[7] != "-" {
-		t.Errorf("devices row of pi-2 = %q, want heartbeat 5m (stale)", lines[2])
+	if len(pi2) != 9 || pi2[0] != "pi-2" || pi2[3] != "-" || pi2[4] != "5m" || pi2[5] != "offline" || pi2[7] != "-" || pi2[8] != "-" {
+		t.Errorf("devices row of pi-2 = %q, want heartbeat 5m, offline", lines[2])
 	}
 
 	code, out, _ = e.run(t, "devices", "-o", "json")
@@ -580,6 +580,8 @@ func TestDevices(t *testing.T) {
 			Deployments         map[string]struct{ Phase string } `json:"deployments"`
 			HeartbeatAgeSeconds int64                             `json:"heartbeat_age_seconds"`
 			Stale               bool                              `json:"stale"`
+			Liveness            string                            `json:"liveness"`
+			Converged           string                            `json:"converged"`
 		} `json:"devices"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
@@ -589,15 +591,15 @@ func TestDevices(t *testing.T) {
 		t.Fatalf("devices -o json: want 2 devices:\n%s", out)
 	}
 	d1, d2 := got.Devices[0], got.Devices[1]
-	if d1.DeviceID != "pi-1" || d1.Stale || d1.AgentEpoch != uint64(epoch) || d1.Labels["site"] != "lyon" || d1.Deployments["db"].Phase != "failed" {
+	if d1.DeviceID != "pi-1" || d1.Stale || d1.Liveness != "online" || d1.Converged != "yes" || d1.AgentEpoch != uint64(epoch) || d1.Labels["site"] != "lyon" || d1.Deployments["db"].Phase != "failed" {
 		t.Errorf("devices -o json pi-1 = %+v", d1)
 	}
-	if d2.DeviceID != "pi-2" || !d2.Stale || d2.HeartbeatAgeSeconds < 300 {
+	if d2.DeviceID != "pi-2" || !d2.Stale || d2.Liveness != "offline" || d2.HeartbeatAgeSeconds < 300 {
 		t.Errorf("devices -o json pi-2 = %+v, want stale, 300s old or more", d2)
 	}
 
 	// A longer threshold: nobody is stale.
-	if _, out, _ := e.run(t, "devices", "--stale-after", "10m"); strings.Contains(out, "stale") {
+	if _, out, _ := e.run(t, "devices", "--stale-after", "10m", "-o", "json"); strings.Contains(out, `"stale":true`) {
 		t.Errorf("devices --stale-after 10m marks a device stale:\n%s", out)
 	}
 }
