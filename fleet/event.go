@@ -77,5 +77,6 @@ func (e *StateChangeEvent) UnmarshalJSON(b []byte) error {
 // Subject is the subject e is published on.
 func (e StateChangeEvent) Subject() string { return EventSubject(e.DeviceID, e.Deployment) }
 
-// MsgID is e's Nats-Msg-Id: a re-sent event is stored once.
-func (e StateChangeEvent) MsgID() string { return MsgID(e.DeviceID, e.Revision) }
+// MsgID is e's Nats-Msg-Id as sent by the agent run of nonce: a re-sent
+// event is stored once.
+func (e StateChangeEvent) MsgID(nonce string) string { return MsgID(e.DeviceID, e.Revision, nonce) }

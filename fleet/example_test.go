@@ -39,12 +39,13 @@ func Example() {
 		return
 	}
 	fmt.Println(ev.Subject())
-	fmt.Println(fleet.MsgIDHeader+":", ev.MsgID())
+	nonce := "5f0c2a9e41b7d803" // fleet.NewMsgIDNonce(), drawn once per agent run
+	fmt.Println(fleet.MsgIDHeader+":", ev.MsgID(nonce))
 	fmt.Println(string(b))
 	// Output:
 	// process always 10
 	// fleet.events.pi-017.web
-	// Nats-Msg-Id: pi-017.1875123456789012.1
+	// Nats-Msg-Id: pi-017.1875123456789012.1.5f0c2a9e41b7d803
 	// {"device_id":"pi-017","deployment":"web","revision":{"agent_epoch":1875123456789012,"sequence":1},"transition":{"kind":"applied","from":null,"to":"pending","last_error":null},"at":"2026-11-26T10:00:00Z"}
 }
 

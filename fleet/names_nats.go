@@ -1,6 +1,8 @@
 package fleet
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strings"
 )
@@ -70,9 +72,24 @@ func DeploymentEventsSubject(n DeploymentName) string {
 	return EventsSubjectPrefix + ".*." + string(n)
 }
 
-// MsgID is the Nats-Msg-Id of the event of device d at revision r.
-func MsgID(d DeviceID, r Revision) string {
-	return fmt.Sprintf("%s.%d.%d", d, r.AgentEpoch, r.Sequence)
+// MsgID is the Nats-Msg-Id of the event of device d at revision r, sent
+// by the agent run whose nonce is nonce (NewMsgIDNonce):
+// <device_id>.<agent_epoch>.<sequence>.<nonce>. The nonce, drawn once per
+// run and published nowhere else, keeps one device from pre-publishing
+// another's future Msg-Ids to have its events dropped as duplicates.
+func MsgID(d DeviceID, r Revision, nonce string) string {
+	return fmt.Sprintf("%s.%d.%d.%s", d, r.AgentEpoch, r.Sequence, nonce)
+}
+
+// MsgIDNonceLen is the length of a Msg-Id nonce: 16 lower-case hex
+// characters (64 random bits).
+const MsgIDNonceLen = 16
+
+// NewMsgIDNonce draws a Msg-Id nonce from crypto/rand: once per agent run.
+func NewMsgIDNonce() string {
+	var b [MsgIDNonceLen / 2]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b[:])
 }
 
 // Central records, device operations and the inbox prefix (ARCHITECTURE

@@ -9,16 +9,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
 // openStatusReader opens the reader harmony-fleet status uses
-// (publisher.OpenEvents) on every event; it stops at cleanup.
-func openStatusReader(b *testing.B, js jetstream.JetStream) *publisher.EventReader {
+// (fleetview.OpenEvents) on every event; it stops at cleanup.
+func openStatusReader(b *testing.B, js jetstream.JetStream) *fleetview.EventReader {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	r, err := publisher.OpenEvents(ctx, js, fleet.EventsSubjects, waitTimeout)
+	r, err := fleetview.OpenEvents(ctx, js, fleet.EventsSubjects, waitTimeout)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func openStatusReader(b *testing.B, js jetstream.JetStream) *publisher.EventRead
 
 // nextEvent reads the next event as status does: a message that is not a
 // valid event fails the benchmark.
-func nextEvent(ctx context.Context, b *testing.B, r *publisher.EventReader) (fleet.StateChangeEvent, uint64, error) {
+func nextEvent(ctx context.Context, b *testing.B, r *fleetview.EventReader) (fleet.StateChangeEvent, uint64, error) {
 	re, err := r.Next(ctx)
 	if err != nil {
 		return fleet.StateChangeEvent{}, 0, err

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,11 +18,10 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
-	"github.com/harmony-edge/harmony-agent/internal/agent"
 	"github.com/harmony-edge/harmony-agent/internal/config"
-	"github.com/harmony-edge/harmony-agent/internal/desired"
+	"github.com/harmony-edge/harmony-agent/internal/daemon"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
 	"github.com/harmony-edge/harmony-agent/internal/runtime"
 )
 
@@ -56,7 +53,7 @@ func startNATS(b *testing.B) *natsEnv {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if err := publisher.EnsureResources(ctx, js, publisher.ResourceSettings{}); err != nil {
+	if err := natsconn.EnsureResources(ctx, js, natsconn.ResourceSettings{}); err != nil {
 		b.Fatalf("EnsureResources: %v", err)
 	}
 	kv, err := js.KeyValue(ctx, fleet.DesiredStateBucket)
@@ -84,6 +81,9 @@ func (e *natsEnv) del(b *testing.B, device fleet.DeviceID, name fleet.Deployment
 	}
 }
 
+// benchNonce is the Msg-Id nonce of the agent run publishEvent plays.
+const benchNonce = "00c0ffee00c0ffee"
+
 // publishEvent publishes e as the agent's publisher does (JSON, Msg-Id)
 // and waits for the ack.
 func (e *natsEnv) publishEvent(b *testing.B, ev fleet.StateChangeEvent) {
@@ -93,7 +93,7 @@ func (e *natsEnv) publishEvent(b *testing.B, ev fleet.StateChangeEvent) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if _, err := e.js.PublishMsg(ctx, &nats.Msg{Subject: ev.Subject(), Data: data}, jetstream.WithMsgID(ev.MsgID())); err != nil {
+	if _, err := e.js.PublishMsg(ctx, &nats.Msg{Subject: ev.Subject(), Data: data}, jetstream.WithMsgID(ev.MsgID(benchNonce))); err != nil {
 		b.Fatalf("publish %s: %v", ev.Subject(), err)
 	}
 }
@@ -116,89 +116,24 @@ func benchLogger() *zap.Logger {
 	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(io.Discard), zap.InfoLevel))
 }
 
-// startAgent runs an agent for device in this process, wired as
-// cmd/harmony-agent wires it: its own connection (the watch recreated on
-// reconnect), the desired watcher and its on-disk cache, the publisher with
-// DeviceInfo, and rts. The returned function stops it as the daemon does
-// (agent, watcher, flush, publisher) and waits for its goroutines.
+// startAgent runs an agent for device in this process, through
+// internal/daemon as cmd/harmony-agent runs it, with the default
+// configuration, state in a temporary directory, and rts as its runtimes.
+// The returned function stops it and waits for Run to return.
 func startAgent(b *testing.B, url string, device fleet.DeviceID, rts map[fleet.RuntimeKind]runtime.Runtime) (stop func()) {
 	b.Helper()
-	log := benchLogger().With(zap.String("device", string(device)))
-	defaults := config.Default()
-	stateDir := b.TempDir()
-	epoch, err := agent.NewEpoch(stateDir, time.Now())
-	if err != nil {
-		b.Fatalf("NewEpoch: %v", err)
-	}
-	cache, err := desired.OpenCache(filepath.Join(stateDir, "desired.json"))
-	if err != nil {
-		b.Fatalf("OpenCache: %v", err)
-	}
-	var watcher *desired.Watcher
-	nc, err := publisher.Connect(publisher.ConnOptions{
-		URLs:        []string{url},
-		Name:        "harmony-agent " + string(device),
-		OnReconnect: func() { watcher.Restart() },
-	}, log)
-	if err != nil {
-		b.Fatalf("Connect: %v", err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatalf("jetstream.New: %v", err)
-	}
-	watcher = desired.New(js, device, log)
-	var a *agent.Agent
-	pub := publisher.New(js, publisher.Config{
-		Device:            device,
-		OutboxCapacity:    defaults.Outbox.Capacity,
-		HeartbeatInterval: defaults.HeartbeatInterval,
-		Info:              func() fleet.DeviceInfo { return a.Info() },
-		Log:               log,
-	})
-	a, err = agent.New(agent.Config{
-		Device:          device,
-		Epoch:           epoch,
-		Version:         "bench",
-		Runtimes:        rts,
-		Publisher:       pub,
-		Cache:           cache,
-		Workers:         defaults.Reconcile.Workers,
-		ResyncInterval:  defaults.Reconcile.ResyncInterval,
-		BackoffInitial:  defaults.Reconcile.BackoffInitial,
-		BackoffMax:      defaults.Reconcile.BackoffMax,
-		StopTimeout:     defaults.Reconcile.StopTimeout,
-		HistoryCapacity: defaults.History.Capacity,
-		Log:             log,
-	})
-	if err != nil {
-		b.Fatalf("agent.New: %v", err)
-	}
-
-	// Each goroutine is owned here and waited for by stop.
-	var wg sync.WaitGroup
-	pubCtx, stopPub := context.WithCancel(context.Background())
-	wg.Go(func() { _ = pub.Run(pubCtx) })
+	cfg := config.Default()
+	cfg.DeviceID = device
+	cfg.StateDir = b.TempDir()
+	cfg.NATS.URLs = []string{url}
 	ctx, cancel := context.WithCancel(context.Background())
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	// updates is unbuffered, as in the daemon: it keeps the order.
-	updates := make(chan desired.Update)
-	wg.Go(func() { _ = watcher.Run(watchCtx, updates) })
-	ran := make(chan struct{})
-	wg.Go(func() {
-		defer close(ran)
-		_ = a.Run(ctx, updates)
-	})
+	done := make(chan error, 1) // Run's result; never blocks the goroutine
+	go func() { done <- daemon.Run(ctx, cfg, benchLogger(), daemon.Options{Version: "bench", Runtimes: rts}) }()
 	return func() {
 		cancel()
-		<-ran
-		stopWatch()
-		flushCtx, cancelFlush := context.WithTimeout(context.Background(), defaults.Reconcile.StopTimeout)
-		_ = pub.Flush(flushCtx)
-		cancelFlush()
-		stopPub()
-		wg.Wait()
-		nc.Close()
+		if err := <-done; err != nil {
+			b.Errorf("daemon.Run = %v", err)
+		}
 	}
 }
 

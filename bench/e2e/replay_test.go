@@ -29,7 +29,7 @@ const (
 // them (JSON, Msg-Id), then reads the whole stream with an ordered
 // consumer: bare (the floor: read each message, nothing more), and
 // aggregate (harmony-fleet status's read of the stored events, see
-// publisher.EventReader: metadata, fleet's validating decoder, the subject check,
+// fleetview.EventReader: metadata, fleet's validating decoder, the subject check,
 // then aggregate.Apply). One op is one replay of the
 // stream; run it with -benchtime=1x. Metric: events/s. Target: aggregate
 // >= 0.5x bare.
@@ -108,7 +108,7 @@ func fillStream(b *testing.B, env *natsEnv, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: e.Subject(), Data: data}, jetstream.WithMsgID(e.MsgID()), jetstream.WithStallWait(waitTimeout)); err != nil {
+		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: e.Subject(), Data: data}, jetstream.WithMsgID(e.MsgID(benchNonce)), jetstream.WithStallWait(waitTimeout)); err != nil {
 			b.Fatalf("publish event %d: %v", i, err)
 		}
 	}

@@ -157,7 +157,7 @@ func simConn(ctx context.Context, b *testing.B, url string, c, conns, devices, d
 				b.Errorf("encode: %v", err)
 				return
 			}
-			if _, err := js.PublishMsgAsync(&nats.Msg{Subject: e.Subject(), Data: data}, jetstream.WithMsgID(e.MsgID()), jetstream.WithStallWait(waitTimeout)); err != nil {
+			if _, err := js.PublishMsgAsync(&nats.Msg{Subject: e.Subject(), Data: data}, jetstream.WithMsgID(e.MsgID(benchNonce)), jetstream.WithStallWait(waitTimeout)); err != nil {
 				b.Errorf("publish: %v", err)
 				return
 			}
@@ -176,7 +176,7 @@ func simConn(ctx context.Context, b *testing.B, url string, c, conns, devices, d
 
 // watchLive folds every event published from now on into an aggregator
 // as harmony-fleet status --watch does (watchStatus in
-// cmd/harmony-fleet/status.go): a reader goroutine (publisher.EventReader) hands
+// cmd/harmony-fleet/status.go): a reader goroutine (fleetview.EventReader) hands
 // the events through a channel of 64 to the goroutine that applies them,
 // counting them in folded. The returned function stops both and waits.
 func watchLive(b *testing.B, js jetstream.JetStream, folded *atomic.Uint64) (stop func()) {

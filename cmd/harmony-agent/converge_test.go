@@ -39,8 +39,9 @@ func TestDesiredPutRuns(t *testing.T) {
 		if e.DeviceID != testDevice || e.Deployment != "web" || e.Revision != (fleet.Revision{AgentEpoch: epoch, Sequence: seq}) {
 			t.Errorf("event %d = %+v, want device %s, deployment web, revision %d/%d", seq, e.StateChangeEvent, testDevice, epoch, seq)
 		}
-		if want := fmt.Sprintf("pi-017.%d.%d", epoch, seq); e.MsgID != want {
-			t.Errorf("event %d %s = %q, want %q", seq, fleet.MsgIDHeader, e.MsgID, want)
+		// <device>.<epoch>.<seq>.<nonce>, one nonce for the whole run.
+		if want := fmt.Sprintf("pi-017.%d.%d.", epoch, seq); !strings.HasPrefix(e.MsgID, want) || !nonceRE.MatchString(e.MsgID[len(want):]) || e.MsgID[len(want):] != msgIDNonce(evs[0]) {
+			t.Errorf("event %d %s = %q, want %q followed by the run's 16 hex nonce", seq, fleet.MsgIDHeader, e.MsgID, want)
 		}
 		if e.At.IsZero() {
 			t.Errorf("event %d has no time", seq)

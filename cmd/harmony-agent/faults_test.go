@@ -65,8 +65,8 @@ func checkContiguous(t *testing.T, evs []storedEvent, epoch fleet.AgentEpoch) {
 			t.Errorf("event %d: Msg-Id %s stored twice", i, e.MsgID)
 		}
 		ids[e.MsgID] = true
-		if e.MsgID != e.StateChangeEvent.MsgID() {
-			t.Errorf("event %d: Msg-Id %s, want %s", i, e.MsgID, e.StateChangeEvent.MsgID())
+		if want := e.StateChangeEvent.MsgID(msgIDNonce(evs[0])); e.MsgID != want || !nonceRE.MatchString(msgIDNonce(e)) {
+			t.Errorf("event %d: Msg-Id %s, want %s (one 16 hex nonce per run)", i, e.MsgID, want)
 		}
 	}
 }
@@ -337,7 +337,7 @@ func TestStateDirUnusable(t *testing.T) {
 	before := time.Now()
 	a := h.start(agentConfig{StateDir: state})
 	epoch := a.epoch()
-	a.waitLog(0, "epoch not persisted; using the time-based epoch")
+	a.waitLog(0, "epoch neither loaded nor saved; using the time-based epoch")
 	if ms := int64(epoch >> 10); ms < before.UnixMilli() || ms > time.Now().UnixMilli() {
 		t.Errorf("epoch %d is not the time-based epoch of the start (ms %d)", epoch, ms)
 	}

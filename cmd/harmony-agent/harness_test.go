@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,9 +37,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
 	"github.com/harmony-edge/harmony-agent/internal/runtime/process"
 )
 
@@ -88,7 +89,7 @@ func newHarness(t *testing.T) *harness {
 	// Created first, so removed last: the workloads are killed first.
 	h.stateDir = t.TempDir()
 	h.srv = natstest.Start(t)
-	nc, err := publisher.Connect(publisher.ConnOptions{
+	nc, err := natsconn.Connect(natsconn.ConnOptions{
 		URLs: []string{h.srv.ClientURL()}, Name: "test " + t.Name(), ReconnectWait: 50 * time.Millisecond,
 	}, zap.NewNop())
 	if err != nil {
@@ -99,7 +100,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("jetstream.New: %v", err)
 	}
 	ctx := h.ctx()
-	if err := publisher.EnsureResources(ctx, h.js, publisher.ResourceSettings{}); err != nil {
+	if err := natsconn.EnsureResources(ctx, h.js, natsconn.ResourceSettings{}); err != nil {
 		t.Fatalf("EnsureResources: %v", err)
 	}
 	if h.kv, err = h.js.KeyValue(ctx, fleet.DesiredStateBucket); err != nil {
@@ -836,4 +837,13 @@ func buildAgent(t *testing.T) string {
 		t.Fatal(agentBinary.err)
 	}
 	return agentBinary.path
+}
+
+// nonceRE is a Msg-Id nonce: 16 lower-case hex characters.
+var nonceRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// msgIDNonce returns the nonce of e's Msg-Id: what follows its
+// <device>.<epoch>.<seq>. prefix.
+func msgIDNonce(e storedEvent) string {
+	return strings.TrimPrefix(e.MsgID, e.StateChangeEvent.MsgID(""))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
 const applyHelp = `Usage: harmony-fleet apply NAME -f FILE (--device ID ... | --selector k=v,...) [flags]
@@ -158,7 +159,7 @@ func eachKey(ctx context.Context, out ioStreams, cmd string, conn *connFlags, t 
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	defer nc.Close()
-	kv, err := openBucket(ctx, js, fleet.DesiredStateBucket)
+	kv, err := fleetview.OpenBucket(ctx, js, fleet.DesiredStateBucket)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
@@ -282,7 +283,7 @@ func printKeys(w io.Writer, output string, k keysJSON) error {
 func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selector string, timeout time.Duration, warnUnknown bool, stderr io.Writer) ([]fleet.DeviceID, error) {
 	if t.selector == nil {
 		if warnUnknown {
-			kv, err := openBucket(ctx, js, fleet.DeviceInfoBucket)
+			kv, err := fleetview.OpenBucket(ctx, js, fleet.DeviceInfoBucket)
 			if err != nil {
 				return nil, err
 			}

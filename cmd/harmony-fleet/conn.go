@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -13,7 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/pflag"
 
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 )
 
 const (
@@ -67,7 +69,7 @@ func addConnFlags(fs *pflag.FlagSet) *connFlags {
 	fs.StringVar(&c.tlsCA, "tlsca", "", "CA bundle that signs the servers' certificates; turns TLS on ($HARMONY_FLEET_TLSCA)")
 	fs.StringVar(&c.tlsCert, "tlscert", "", "client certificate file, with --tlskey ($HARMONY_FLEET_TLSCERT)")
 	fs.StringVar(&c.tlsKey, "tlskey", "", "client private key file, with --tlscert ($HARMONY_FLEET_TLSKEY)")
-	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "how long to wait for each answer from NATS ($HARMONY_FLEET_TIMEOUT)")
+	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "how long to wait for the connection and for each answer from NATS ($HARMONY_FLEET_TIMEOUT)")
 	return &c
 }
 
@@ -86,6 +88,11 @@ func (c *connFlags) resolve(fs *pflag.FlagSet) error {
 	}
 	if len(c.urls()) == 0 {
 		return usagef("%s: --server: no URL", cmd)
+	}
+	for _, u := range c.urls() {
+		if err := natsconn.CheckURL(u); err != nil {
+			return usagef("%s: --server: %v", cmd, err)
+		}
 	}
 	if c.timeout <= 0 {
 		return usagef("%s: --timeout %v: must be positive", cmd, c.timeout)
@@ -128,50 +135,91 @@ func (c *connFlags) urls() []string {
 }
 
 // servers returns the server URLs for messages, passwords redacted.
-func (c *connFlags) servers() string { return publisher.RedactURLs(c.urls()) }
+func (c *connFlags) servers() string { return natsconn.RedactURLs(c.urls()) }
 
 // connect connects to NATS and returns the connection, which the caller
 // closes, and its JetStream with --timeout as the request timeout. Unlike
 // the agent, it does not wait for a server: when none answers, it fails at
 // once and says so.
 func (c *connFlags) connect(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := publisher.Connect(publisher.ConnOptions{
-		URLs:        c.urls(),
-		Name:        connName,
-		CredsFile:   c.creds,
-		NKeyFile:    c.nkey,
-		User:        c.user,
-		Password:    c.password,
-		Token:       c.token,
-		TLSCAFile:   c.tlsCA,
-		TLSCertFile: c.tlsCert,
-		TLSKeyFile:  c.tlsKey,
-		FailFast:    true,
+	nc, err := natsconn.Connect(natsconn.ConnOptions{
+		URLs: c.urls(),
+		Name: connName,
+		// Replies come to an inbox of this run's own, never _INBOX, so
+		// the CLI's permissions need not include _INBOX.> either.
+		InboxPrefix:    inboxPrefix(),
+		ConnectTimeout: c.timeout,
+		CredsFile:      c.creds,
+		NKeyFile:       c.nkey,
+		User:           c.user,
+		Password:       c.password,
+		Token:          c.token,
+		TLSCAFile:      c.tlsCA,
+		TLSCertFile:    c.tlsCert,
+		TLSKeyFile:     c.tlsKey,
+		FailFast:       true,
 	}, nil)
 	if err != nil {
-		if errors.Is(err, publisher.ErrAuthConflict) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+		if errors.Is(err, natsconn.ErrAuthConflict) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 			return nil, nil, usagef("%w", err) // a missing or unreadable file
 		}
-		return nil, nil, connectError(c.servers(), err)
+		return nil, nil, connectError(c.urls(), err)
 	}
 	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(c.timeout))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
+	// A server without JetStream answers every JetStream request with
+	// "no responders": say what that means once, here.
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	_, err = js.AccountInfo(actx)
+	cancel()
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders) {
+		nc.Close()
+		return nil, nil, fmt.Errorf("no JetStream at %s: start nats-server with -js (or a jetstream block in its configuration), and enable it for this account (%w)", c.servers(), err)
+	}
 	return nc, js, nil
 }
 
-// connectError explains why no connection could be made to servers;
-// cause is nil when nats.go did not say.
-func connectError(servers string, cause error) error {
+// inboxPrefix is this run's inbox prefix: _INBOX_harmony-fleet, then a
+// random token of this run.
+func inboxPrefix() string {
+	return fleet.InboxPrefixBase + connName + "." + fleet.NewMsgIDNonce()
+}
+
+// loopback reports whether every URL names this host (the dev default),
+// where "is the agent running with --dev" is a fair question.
+func loopback(urls []string) bool {
+	for _, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil {
+			return false
+		}
+		h := u.Hostname()
+		if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return false
+		}
+	}
+	return true
+}
+
+// connectError explains why no connection could be made to urls; cause
+// is nil when nats.go did not say. Only a local URL (the dev default)
+// suggests --dev.
+func connectError(urls []string, cause error) error {
+	servers := natsconn.RedactURLs(urls)
+	hint := "is the server running, and reachable from here?"
+	if loopback(urls) {
+		hint = "is the agent running with --dev, or set -s"
+	}
 	var op *net.OpError
 	var nerr net.Error
 	switch {
 	case cause == nil, errors.Is(cause, nats.ErrNoServers):
-		return fmt.Errorf("no NATS server at %s: is the agent running with --dev, or set -s", servers)
-	case errors.As(cause, &op) && op.Op == "dial", errors.As(cause, &nerr) && nerr.Timeout():
-		return fmt.Errorf("no NATS server at %s: is the agent running with --dev, or set -s (%v)", servers, cause)
+		return fmt.Errorf("no NATS server at %s: %s", servers, hint)
+	case errors.As(cause, &op) && op.Op == "dial", errors.As(cause, &nerr) && nerr.Timeout(), errors.Is(cause, nats.ErrTimeout):
+		return fmt.Errorf("no NATS server at %s: %s (%v)", servers, hint, cause)
 	}
-	return cause // publisher.Connect's error names the servers, redacted
+	return cause // natsconn.Connect's error names the servers, redacted
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/atomicfile"
 	"github.com/harmony-edge/harmony-agent/internal/creds"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
 const deviceHelp = `Usage:
@@ -396,7 +397,7 @@ func deviceRemove(ctx context.Context, out ioStreams, args []string) error {
 		}
 	}
 
-	desired, err := openBucket(ctx, js, fleet.DesiredStateBucket)
+	desired, err := fleetview.OpenBucket(ctx, js, fleet.DesiredStateBucket)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}

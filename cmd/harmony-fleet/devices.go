@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
 const devicesHelp = `Usage: harmony-fleet devices [flags]
@@ -80,7 +81,7 @@ func cmdDevices(ctx context.Context, out ioStreams, args []string) error {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	defer nc.Close()
-	infos, bad, err := listDeviceInfo(ctx, js, conn.timeout)
+	infos, bad, err := fleetview.ListDeviceInfo(ctx, js, conn.timeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}

@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
 const eventsHelp = `Usage: harmony-fleet events [--device ID] [--deployment NAME] [--follow] [flags]
@@ -65,7 +65,7 @@ func cmdEvents(ctx context.Context, out ioStreams, args []string) error {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	defer nc.Close()
-	r, err := publisher.OpenEvents(ctx, js, eventsFilter(id, name), conn.timeout)
+	r, err := fleetview.OpenEvents(ctx, js, fleetview.EventsFilter(id, name), conn.timeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}

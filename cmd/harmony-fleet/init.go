@@ -10,8 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/harmony-edge/harmony-agent/fleet"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 )
 
 const initHelp = `Usage: harmony-fleet init [--replicas N] [-o json] [connection flags]
@@ -23,6 +22,7 @@ Creates what the fleet needs in NATS JetStream, when it is missing:
                          Nats-Msg-Id duplicates dropped within 10 minutes
   bucket desired-state   <device>.<deployment> -> spec, 5 values per key kept
   bucket device-info     <device> -> snapshot, 1 value per key kept
+  bucket device-registry <device> -> enrolled device, 1 value per key kept
 
 and prints their settings as the server has them. It is idempotent. A
 resource that exists with other settings (subjects, retention, storage,
@@ -34,7 +34,7 @@ replicas, duplicate window, history) is reported, exit 1, and never changed.
 "max_bytes":0,"duplicate_window_seconds":600},{"kind":"bucket",...,
 "history":5}]}: 0 is unbounded.
 
---replicas is the replica count of all three: 1 on a single server, 3 on a
+--replicas is the replica count of all of them: 1 on a single server, 3 on a
 JetStream cluster.
 
 Examples:
@@ -67,40 +67,36 @@ func cmdInit(ctx context.Context, out ioStreams, args []string) error {
 	}
 	defer nc.Close()
 
-	streams := []struct{ what, stream string }{
-		{"stream " + fleet.EventsStream, fleet.EventsStream},
-		{"bucket " + fleet.DesiredStateBucket, kvStream(fleet.DesiredStateBucket)},
-		{"bucket " + fleet.DeviceInfoBucket, kvStream(fleet.DeviceInfoBucket)},
-	}
+	settings := natsconn.DefaultResourceSettings()
+	settings.Replicas = *replicas
+	resources := natsconn.FleetResources(settings)
 	// What exists already, for the STATE column. A failed look-up is left
 	// to EnsureResources, which says why (permissions, JetStream off).
-	state := make(map[string]string, len(streams))
-	for _, s := range streams {
-		switch _, err := js.Stream(ctx, s.stream); {
+	state := make(map[string]string, len(resources))
+	for _, r := range resources {
+		switch _, err := js.Stream(ctx, r.Stream.Name); {
 		case err == nil:
-			state[s.stream] = "exists"
+			state[r.Stream.Name] = "exists"
 		case errors.Is(err, jetstream.ErrStreamNotFound):
-			state[s.stream] = "created"
+			state[r.Stream.Name] = "created"
 		}
 	}
 
-	settings := publisher.DefaultResourceSettings()
-	settings.Replicas = *replicas
-	if err := publisher.EnsureResources(ctx, js, settings); err != nil {
+	if err := natsconn.Ensure(ctx, js, resources, natsconn.EnsureOptions{Create: true}); err != nil {
 		msg := strings.ReplaceAll(err.Error(), "\n", "\n  ")
-		if errors.Is(err, publisher.ErrResourceMismatch) {
+		if errors.Is(err, natsconn.ErrResourceMismatch) {
 			msg += "\nexisting resources are never changed: fix them with the nats CLI, or give the --replicas they have"
 		}
 		return fmt.Errorf("init:\n  %s", msg)
 	}
 
-	report := initJSON{Resources: make([]resourceJSON, 0, len(streams))}
-	for _, s := range streams {
-		st, err := js.Stream(ctx, s.stream)
+	report := initJSON{Resources: make([]resourceJSON, 0, len(resources))}
+	for _, r := range resources {
+		st, err := js.Stream(ctx, r.Stream.Name)
 		if err != nil {
-			return fmt.Errorf("init: look up %s: %w", s.what, err)
+			return fmt.Errorf("init: look up %s: %w", r, err)
 		}
-		report.Resources = append(report.Resources, describeResource(s.what, cmp.Or(state[s.stream], "ok"), st.CachedInfo().Config))
+		report.Resources = append(report.Resources, describeResource(r.String(), cmp.Or(state[r.Stream.Name], "ok"), st.CachedInfo().Config))
 	}
 	if *output == outputJSON {
 		return writeJSON(out.stdout, report)

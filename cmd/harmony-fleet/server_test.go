@@ -115,6 +115,9 @@ func removed(device fleet.DeviceID, name fleet.DeploymentName, seq uint64, from 
 	return e
 }
 
+// testNonce is the Msg-Id nonce of the agent run publish plays.
+const testNonce = "00c0ffee00c0ffee"
+
 // publish publishes events as the agent does, with their Msg-Id.
 func (e fleetEnv) publish(t *testing.T, events ...fleet.StateChangeEvent) {
 	t.Helper()
@@ -124,9 +127,9 @@ func (e fleetEnv) publish(t *testing.T, events ...fleet.StateChangeEvent) {
 			t.Fatal(err)
 		}
 		msg := &nats.Msg{Subject: ev.Subject(), Data: data, Header: nats.Header{}}
-		msg.Header.Set(fleet.MsgIDHeader, ev.MsgID())
+		msg.Header.Set(fleet.MsgIDHeader, ev.MsgID(testNonce))
 		if _, err := e.js.PublishMsg(ctxT(t), msg); err != nil {
-			t.Fatalf("publish %s: %v", ev.MsgID(), err)
+			t.Fatalf("publish %s: %v", ev.MsgID(testNonce), err)
 		}
 	}
 }
@@ -185,22 +188,23 @@ func TestInitIdempotent(t *testing.T) {
 	for _, want := range []string{
 		"stream FLEET_EVENTS", "subjects fleet.events.>", "limits retention", "duplicate window 10m0s", "max age 168h0m0s",
 		"bucket desired-state", "history 5", "bucket device-info", "history 1", "file storage", "replicas 1",
+		"bucket device-registry",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("init stdout lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Count(out, "created") != 3 {
-		t.Errorf("first init: want 3 resources created:\n%s", out)
+	if strings.Count(out, "created") != 4 {
+		t.Errorf("first init: want 4 resources created:\n%s", out)
 	}
 	code, out, errOut = e.run(t, "init")
 	if code != exitOK {
 		t.Fatalf("second init = %d; stderr %s", code, errOut)
 	}
-	if strings.Count(out, "exists") != 3 || strings.Contains(out, "created") {
-		t.Errorf("second init: want 3 resources that exist:\n%s", out)
+	if strings.Count(out, "exists") != 4 || strings.Contains(out, "created") {
+		t.Errorf("second init: want 4 resources that exist:\n%s", out)
 	}
-	for _, b := range []string{fleet.DesiredStateBucket, fleet.DeviceInfoBucket} {
+	for _, b := range []string{fleet.DesiredStateBucket, fleet.DeviceInfoBucket, fleet.DeviceRegistryBucket} {
 		e.kv(t, b)
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/fleet/aggregate"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
 const statusHelp = `Usage: harmony-fleet status [NAME] [--watch] [flags]
@@ -79,7 +79,7 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	defer nc.Close()
-	infoKV, err := openBucket(ctx, js, fleet.DeviceInfoBucket)
+	infoKV, err := fleetview.OpenBucket(ctx, js, fleet.DeviceInfoBucket)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
@@ -87,7 +87,7 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 	if name != "" {
 		filter = fleet.DeploymentEventsSubject(name)
 	}
-	r, err := publisher.OpenEvents(ctx, js, filter, conn.timeout)
+	r, err := fleetview.OpenEvents(ctx, js, filter, conn.timeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
@@ -108,12 +108,12 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 		}
 		agg.Apply(re.Event)
 	}
-	iw, err := watchInfo(ctx, infoKV, conn.timeout)
+	iw, err := fleetview.WatchInfo(ctx, infoKV, conn.timeout)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	defer iw.stop()
-	infos, badInfos, err := iw.stored(ctx)
+	defer iw.Stop()
+	infos, badInfos, err := iw.Stored(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
@@ -139,14 +139,14 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 // watchStatus folds the events r reads and the snapshots iw sees into agg
 // and calls show when agg changed, at most once per watchInterval, until
 // ctx is done (which is not an error).
-func watchStatus(ctx context.Context, r *publisher.EventReader, iw *infoWatch, agg *aggregate.Aggregator, show func() error, stderr io.Writer) error {
+func watchStatus(ctx context.Context, r *fleetview.EventReader, iw *fleetview.InfoWatch, agg *aggregate.Aggregator, show func() error, stderr io.Writer) error {
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
 
 	// events lets the reader run a little ahead of folding and printing.
-	events := make(chan publisher.ReadEvent, 64)
+	events := make(chan fleetview.ReadEvent, 64)
 	// readErr takes the reader's one last error.
 	readErr := make(chan error, 1)
 	wg.Go(func() {
@@ -183,14 +183,14 @@ func watchStatus(ctx context.Context, r *publisher.EventReader, iw *infoWatch, a
 				continue
 			}
 			changed = agg.Apply(re.Event) || changed
-		case e, ok := <-iw.updates():
+		case e, ok := <-iw.Updates():
 			if !ok {
 				return fmt.Errorf("watch bucket %s: stopped", fleet.DeviceInfoBucket)
 			}
 			if e == nil {
 				continue
 			}
-			info, err := decodeInfo(e)
+			info, err := fleetview.DecodeInfo(e)
 			if err != nil {
 				reportBad(stderr, "device-info snapshot", []error{err})
 				continue

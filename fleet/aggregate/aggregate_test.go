@@ -75,7 +75,7 @@ func (s step) String() string {
 	if s.snap != nil {
 		return "ApplySnapshot(" + string(s.snap.DeviceID) + "@" + s.snap.Revision.String() + ")"
 	}
-	return "Apply(" + s.event.MsgID() + " " + string(s.event.Deployment) + ")"
+	return "Apply(" + s.event.MsgID("") + " " + string(s.event.Deployment) + ")"
 }
 
 func TestApply(t *testing.T) {
@@ -464,7 +464,7 @@ func TestFailing(t *testing.T) {
 		applied("pi-2", "api", rev(epoch1, 2), "", fleet.PhaseFailed, "other deployment"),
 	} {
 		if !a.Apply(e) {
-			t.Fatalf("Apply(%s) = false, want true", e.MsgID())
+			t.Fatalf("Apply(%s) = false, want true", e.MsgID(""))
 		}
 	}
 	tests := []struct {

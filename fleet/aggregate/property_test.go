@@ -239,7 +239,7 @@ func TestPropertyWithoutLossEqualsTruth(t *testing.T) {
 			a := New()
 			for _, e := range h.events {
 				if !a.Apply(e) {
-					t.Fatalf("Apply(%s) = false, want true: in order, every event is new", e.MsgID())
+					t.Fatalf("Apply(%s) = false, want true: in order, every event is new", e.MsgID(""))
 				}
 			}
 			checkInvariants(t, a)

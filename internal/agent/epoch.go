@@ -19,11 +19,28 @@ import (
 // epoch, so the next run's epoch is larger even if the clock went back.
 const EpochFile = "epoch"
 
+var (
+	// ErrEpochUnreadable is wrapped by NewEpoch's error when the saved
+	// epoch could not be read (or was corrupt): the epoch is then the
+	// time-based one.
+	ErrEpochUnreadable = errors.New("agent: saved epoch unreadable")
+	// ErrEpochNotSaved is wrapped by NewEpoch's error when the new epoch
+	// could not be saved: the next run cannot build on it.
+	ErrEpochNotSaved = errors.New("agent: epoch not saved")
+)
+
+// epochError keeps the text of err and is also kind.
+type epochError struct{ kind, err error }
+
+func (e epochError) Error() string   { return e.err.Error() }
+func (e epochError) Unwrap() []error { return []error{e.err, e.kind} }
+
 // NewEpoch picks this run's epoch (fleet.NextEpoch over the saved one, the
 // clock and 10 random bits) and saves it, synced, before anything is
 // published. When the state directory cannot be read or written, it still
 // returns the time-based epoch, with the error to log: the agent keeps
-// reconciling.
+// reconciling. The error wraps ErrEpochUnreadable, ErrEpochNotSaved, or
+// both, so the caller can say which happened.
 func NewEpoch(stateDir string, now time.Time) (fleet.AgentEpoch, error) {
 	path := filepath.Join(stateDir, EpochFile)
 	var b [2]byte
@@ -38,9 +55,12 @@ func NewEpoch(stateDir string, now time.Time) (fleet.AgentEpoch, error) {
 		epoch, _ = fleet.NextEpoch(0, now, random)
 		loadErr = errors.Join(loadErr, err)
 	}
+	if loadErr != nil {
+		loadErr = epochError{ErrEpochUnreadable, loadErr}
+	}
 	saveErr := atomicfile.Write(path, []byte(strconv.FormatUint(uint64(epoch), 10)+"\n"), 0o644)
 	if saveErr != nil {
-		saveErr = fmt.Errorf("save epoch %s: %w", path, saveErr)
+		saveErr = epochError{ErrEpochNotSaved, fmt.Errorf("save epoch %s: %w", path, saveErr)}
 	}
 	return epoch, errors.Join(loadErr, saveErr)
 }

@@ -72,8 +72,8 @@ func TestNewEpochUnwritableDir(t *testing.T) {
 	if err == nil {
 		t.Fatalf("NewEpoch(%s) error = nil, want one", dir)
 	}
-	if !strings.Contains(err.Error(), "save epoch") {
-		t.Errorf("NewEpoch(%s) error = %v, want it to say the epoch was not saved", dir, err)
+	if !strings.Contains(err.Error(), "save epoch") || !errors.Is(err, ErrEpochNotSaved) {
+		t.Errorf("NewEpoch(%s) error = %v, want it to say the epoch was not saved (ErrEpochNotSaved)", dir, err)
 	}
 	if !timeBased(e, epochNow) {
 		t.Errorf("NewEpoch(%s) = %d, want the time-based epoch of %v", dir, e, epochNow)
@@ -108,6 +108,10 @@ func TestNewEpochSavedFile(t *testing.T) {
 			}
 			if !tt.want(e) {
 				t.Errorf("NewEpoch = %d, not the epoch wanted", e)
+			}
+			// Loading failed, saving worked: the error says which.
+			if tt.wantErr != "" && (!errors.Is(err, ErrEpochUnreadable) || errors.Is(err, ErrEpochNotSaved)) {
+				t.Errorf("NewEpoch error = %v, want ErrEpochUnreadable and not ErrEpochNotSaved", err)
 			}
 			if tt.name == "exhausted" && !errors.Is(err, fleet.ErrEpochExhausted) {
 				t.Errorf("NewEpoch error = %v, want %v", err, fleet.ErrEpochExhausted)

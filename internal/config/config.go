@@ -53,6 +53,10 @@ type NATS struct {
 	TokenFile    string   // nats.token_file
 	TLS          TLS      // nats.tls
 	Embedded     bool     // nats.embedded
+	// CreateResources lets the agent create the JetStream stream and
+	// buckets it uses when they are missing; otherwise it waits for an
+	// operator's harmony-fleet init. Always on with Embedded.
+	CreateResources bool // nats.create_resources
 }
 
 // TLS holds the trusted CA and the optional client certificate.

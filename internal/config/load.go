@@ -52,6 +52,7 @@ var fields = []field{
 	{"nats.tls.cert_file", func(c *Config) any { return &c.NATS.TLS.CertFile }},
 	{"nats.tls.key_file", func(c *Config) any { return &c.NATS.TLS.KeyFile }},
 	{"nats.embedded", func(c *Config) any { return &c.NATS.Embedded }},
+	{"nats.create_resources", func(c *Config) any { return &c.NATS.CreateResources }},
 	{"runtime.podman.socket", func(c *Config) any { return &c.Runtime.Podman.Socket }},
 	{"runtime.podman.network", func(c *Config) any { return &c.Runtime.Podman.Network }},
 	{"runtime.podman.init", func(c *Config) any { return &c.Runtime.Podman.Init }},

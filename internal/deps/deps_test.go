@@ -55,10 +55,9 @@ var importRules = []struct {
 	prefix    string
 	importers []string
 }{
-	{"github.com/nats-io/nats.go", []string{"internal/desired", "internal/publisher", "internal/natsserver", "cmd"}},
+	{"github.com/nats-io/nats.go", []string{"internal/natsconn", "internal/desired", "internal/publisher", "internal/deviceops", "internal/fleetview", "internal/controller", "internal/natsserver", "internal/daemon", "cmd"}},
 	{"github.com/nats-io/nats-server", []string{"internal/natsserver", "cmd"}},
 	{"github.com/nats-io/jwt", []string{"internal/creds"}},
-	{"github.com/nats-io/nkeys", []string{"internal/creds", "fleet/signed", "cmd"}},
 	{"github.com/spf13/viper", []string{"internal/config"}},
 	{"github.com/coreos/go-systemd", []string{"internal/systemd"}},
 	{"github.com/nats-io/nkeys", []string{"fleet/signed", "internal/creds", "internal/natsconn", "internal/natsserver", "cmd"}},

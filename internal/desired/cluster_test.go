@@ -17,7 +17,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 )
 
 // TestWatchSurvivesLostConsumerNode: on a 3-node cluster, the watcher is
@@ -35,7 +35,7 @@ func TestWatchSurvivesLostConsumerNode(t *testing.T) {
 	wName := c.MetaLeader()
 	wNode := c.Node(wName)
 	admin := connectJS(t, wNode.ClientURL())
-	if err := publisher.EnsureResources(ctx, admin, publisher.ResourceSettings{Replicas: 3}); err != nil {
+	if err := natsconn.EnsureResources(ctx, admin, natsconn.ResourceSettings{Replicas: 3}); err != nil {
 		t.Fatal(err)
 	}
 	kv, err := admin.KeyValue(ctx, fleet.DesiredStateBucket)

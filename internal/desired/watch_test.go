@@ -18,8 +18,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
 )
 
 // setup starts a server with the buckets and returns the desired-state
@@ -38,7 +38,7 @@ func setup(t *testing.T) (jetstream.KeyValue, jetstream.JetStream) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := publisher.EnsureResources(ctx, js, publisher.ResourceSettings{}); err != nil {
+	if err := natsconn.EnsureResources(ctx, js, natsconn.ResourceSettings{}); err != nil {
 		t.Fatal(err)
 	}
 	kv, err := js.KeyValue(ctx, fleet.DesiredStateBucket)
@@ -161,7 +161,7 @@ func TestWatchWaitsForBucket(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := publisher.EnsureResources(ctx, js, publisher.ResourceSettings{}); err != nil {
+	if err := natsconn.EnsureResources(ctx, js, natsconn.ResourceSettings{}); err != nil {
 		t.Fatal(err)
 	}
 	if u := next(t, out); !u.Full || len(u.Entries) != 0 {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 )
 
 func TestRetrier(t *testing.T) {
@@ -34,8 +36,8 @@ func TestRetrier(t *testing.T) {
 }
 
 func TestSettled(t *testing.T) {
-	mismatch := fmt.Errorf("stream X: %w: replicas is 1, want 3", ErrResourceMismatch)
-	refused := fmt.Errorf("create bucket y: %w: boom", ErrNotPermitted)
+	mismatch := fmt.Errorf("stream X: %w: replicas is 1, want 3", natsconn.ErrResourceMismatch)
+	refused := fmt.Errorf("create bucket y: %w: boom", natsconn.ErrNotPermitted)
 	transient := errors.New("look up bucket z: nats: timeout")
 	tests := []struct {
 		name string

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
 	"github.com/harmony-edge/harmony-agent/internal/publisher"
@@ -57,7 +60,7 @@ func events(from, to uint64) []fleet.StateChangeEvent {
 // earlier).
 func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := publisher.Connect(publisher.ConnOptions{URLs: []string{url}, Name: t.Name(), ReconnectWait: 50 * time.Millisecond}, zap.NewNop())
+	nc, err := natsconn.Connect(natsconn.ConnOptions{URLs: []string{url}, Name: t.Name(), ReconnectWait: 50 * time.Millisecond}, zap.NewNop())
 	if err != nil {
 		t.Fatalf("Connect(%s): %v", url, err)
 	}
@@ -69,11 +72,15 @@ func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
-// setup starts a server and connects to it.
+// setup starts a server, connects to it and creates the fleet's
+// resources, as harmony-fleet init does.
 func setup(t *testing.T) (*natsserver.Server, jetstream.JetStream) {
 	t.Helper()
 	srv := natstest.Start(t)
 	_, js := connect(t, srv.ClientURL())
+	if err := natsconn.EnsureResources(ctxT(t), js, natsconn.ResourceSettings{}); err != nil {
+		t.Fatalf("EnsureResources: %v", err)
+	}
 	return srv, js
 }
 
@@ -150,6 +157,9 @@ func storedEvents(t *testing.T, js jetstream.JetStream) []*jetstream.RawStreamMs
 	return out
 }
 
+// nonceRE is a Msg-Id nonce: 16 lower-case hex characters.
+var nonceRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
 // checkStored asserts that FLEET_EVENTS holds exactly want, in order, each
 // on its subject with its Msg-Id.
 func checkStored(t *testing.T, js jetstream.JetStream, want []fleet.StateChangeEvent) {
@@ -162,13 +172,19 @@ func checkStored(t *testing.T, js jetstream.JetStream, want []fleet.StateChangeE
 		}
 		t.Fatalf("FLEET_EVENTS holds %d events %v, want %d", len(got), ids, len(want))
 	}
+	nonce := "" // every event of one publisher carries its run's nonce
 	for i, m := range got {
 		w := want[i]
 		if m.Subject != w.Subject() {
 			t.Errorf("event %d: subject %q, want %q", i, m.Subject, w.Subject())
 		}
-		if id := m.Header.Get(fleet.MsgIDHeader); id != w.MsgID() {
-			t.Errorf("event %d: %s %q, want %q", i, fleet.MsgIDHeader, id, w.MsgID())
+		id := m.Header.Get(fleet.MsgIDHeader)
+		n, ok := strings.CutPrefix(id, w.MsgID(""))
+		if i == 0 {
+			nonce = n
+		}
+		if !ok || !nonceRE.MatchString(n) || n != nonce {
+			t.Errorf("event %d: %s %q, want %q (nonce %q)", i, fleet.MsgIDHeader, id, w.MsgID(nonce), nonce)
 		}
 		var e fleet.StateChangeEvent
 		if err := json.Unmarshal(m.Data, &e); err != nil {

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/ringbuf"
 )
 
@@ -52,6 +53,9 @@ var ErrUnflushed = errors.New("publisher: not flushed")
 type Config struct {
 	// Device is this device: the key of its DeviceInfo.
 	Device fleet.DeviceID
+	// MsgIDNonce is this agent run's Msg-Id nonce (fleet.NewMsgIDNonce),
+	// the last part of every event's Nats-Msg-Id. Empty: New draws one.
+	MsgIDNonce string
 	// OutboxCapacity is how many events are kept while they cannot be
 	// sent; when full, the oldest is dropped and counted. 0 means
 	// DefaultOutboxCapacity.
@@ -65,9 +69,14 @@ type Config struct {
 	// PublishTimeout bounds the wait for one ack or put. 0 means
 	// DefaultPublishTimeout.
 	PublishTimeout time.Duration
-	// Resources are the settings used to create the stream and buckets
-	// when they are missing (zero fields: DefaultResourceSettings).
-	Resources ResourceSettings
+	// Resources checks, or creates, the JetStream resources the publisher
+	// sends to (natsconn.Ensure); nil checks nothing. It is called until it
+	// settles: nil, or an error whose every part wraps
+	// natsconn.ErrResourceMismatch or natsconn.ErrNotPermitted (logged
+	// once; the publisher sends to what exists). Any other error, such as
+	// a missing resource, is retried with backoff and logged when it
+	// changes.
+	Resources func(context.Context) error
 	// Info builds the current snapshot; the publisher sets OutboxDropped
 	// and HeartbeatAt. It is called from Run's and Flush's goroutine and
 	// must be safe for that. nil: no DeviceInfo is written.
@@ -127,7 +136,8 @@ type entry struct {
 // senderState is what the sending side keeps between attempts.
 type senderState struct {
 	kv          jetstream.KeyValue // nil until opened
-	ensured     bool               // EnsureResources succeeded or cannot succeed
+	ensured     bool               // Resources settled
+	ensureLast  string             // the last error of Resources, logged when it changes
 	lastInfoPut time.Time
 	ensure      retrier
 	send        retrier
@@ -147,6 +157,9 @@ func New(js jetstream.JetStream, c Config) *NATS {
 	}
 	if c.PublishTimeout <= 0 {
 		c.PublishTimeout = DefaultPublishTimeout
+	}
+	if c.MsgIDNonce == "" {
+		c.MsgIDNonce = fleet.NewMsgIDNonce()
 	}
 	log := c.Log
 	if log == nil {
@@ -329,12 +342,16 @@ func (p *NATS) step(ctx context.Context) time.Duration {
 	return 0
 }
 
-// ensureLocked runs EnsureResources once and reports whether it is settled
-// (done, or failed in a way retrying will not fix). sendMu is held.
+// ensureLocked calls Config.Resources once and reports whether it is
+// settled (done, or failed in a way retrying will not fix). sendMu is held.
 func (p *NATS) ensureLocked(ctx context.Context) bool {
 	s := &p.sender
+	if p.cfg.Resources == nil {
+		s.ensured = true
+		return true
+	}
 	ectx, cancel := context.WithTimeout(ctx, 2*p.cfg.PublishTimeout)
-	err := EnsureResources(ectx, p.js, p.cfg.Resources)
+	err := p.cfg.Resources(ectx)
 	cancel()
 	switch {
 	case err == nil:
@@ -348,8 +365,17 @@ func (p *NATS) ensureLocked(ctx context.Context) bool {
 		p.setErr(&p.ensureErr, nil)
 		p.log.Warn("JetStream resources not as wanted; publishing to what exists (run harmony-fleet init to create or check them)", zap.Error(err))
 	default:
-		if s.ensure.fail() {
-			p.log.Warn("checking JetStream resources failed; retrying", zap.Error(err))
+		s.ensure.fail()
+		// Logged once per reason, not once per attempt: a missing bucket
+		// is named when it goes missing, and again only when what is
+		// missing changes.
+		if msg := err.Error(); msg != s.ensureLast {
+			s.ensureLast = msg
+			if errors.Is(err, natsconn.ErrResourceMissing) {
+				p.log.Warn("waiting for JetStream resources", zap.Error(err))
+			} else {
+				p.log.Warn("checking JetStream resources failed; retrying", zap.Error(err))
+			}
 		} else {
 			p.log.Debug("checking JetStream resources failed again", zap.Error(err))
 		}
@@ -366,7 +392,7 @@ func settled(err error) bool {
 		errs = j.Unwrap()
 	}
 	for _, e := range errs {
-		if !errors.Is(e, ErrResourceMismatch) && !errors.Is(e, ErrNotPermitted) {
+		if !errors.Is(e, natsconn.ErrResourceMismatch) && !errors.Is(e, natsconn.ErrNotPermitted) {
 			return false
 		}
 	}
@@ -386,7 +412,7 @@ func (p *NATS) sendHeadLocked(ctx context.Context) error {
 	}
 	e := head.event
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.PublishTimeout)
-	ack, err := p.js.PublishMsg(pctx, &nats.Msg{Subject: e.Subject(), Data: head.data}, jetstream.WithMsgID(e.MsgID()))
+	ack, err := p.js.PublishMsg(pctx, &nats.Msg{Subject: e.Subject(), Data: head.data}, jetstream.WithMsgID(e.MsgID(p.cfg.MsgIDNonce)))
 	cancel()
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err() // stopping: not a failure

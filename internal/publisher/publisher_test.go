@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
 	"github.com/harmony-edge/harmony-agent/internal/publisher"
 )
 
@@ -48,7 +49,7 @@ func TestPublishDedup(t *testing.T) {
 
 // TestOfflineAtStart boots with no server reachable: Connect succeeds, the
 // events wait, and all arrive once, in order, when the server comes up
-// (the stream and buckets are created then).
+// (the stream and buckets exist: the restarted server keeps its store).
 func TestOfflineAtStart(t *testing.T) {
 	srv, _ := setup(t)
 	srv.Shutdown()
@@ -192,9 +193,6 @@ func TestDeviceInfoHeartbeat(t *testing.T) {
 func TestFlush(t *testing.T) {
 	srv, js := setup(t)
 	p := publisher.New(js, publisher.Config{Device: device, Info: info()})
-	if err := publisher.EnsureResources(ctxT(t), js, publisher.ResourceSettings{}); err != nil {
-		t.Fatalf("EnsureResources: %v", err)
-	}
 	srv.Shutdown()
 	want := events(1, 3)
 	for _, e := range want {
@@ -223,7 +221,7 @@ func TestFlush(t *testing.T) {
 // TestRejectedEventDoesNotBlock: an event the stream refuses for good
 // (too large) is dropped and counted; the events after it still go.
 func TestRejectedEventDoesNotBlock(t *testing.T) {
-	_, js := setup(t)
+	_, js := connect(t, natstest.Start(t).ClientURL())
 	if _, err := js.CreateStream(ctxT(t), jetstream.StreamConfig{
 		Name: fleet.EventsStream, Subjects: []string{fleet.EventsSubjects}, MaxMsgSize: 1024, Duplicates: 10 * time.Minute,
 	}); err != nil {

@@ -16,7 +16,7 @@ func Example() {
 	for _, p := range []fleet.Phase{fleet.PhasePending, fleet.PhaseRunning, fleet.PhaseRunning} {
 		if t, ok := s.RecordApply("web", p, "", now); ok {
 			e := t.Event("pi-017")
-			fmt.Println(e.MsgID(), e.Transition.From, "->", e.Transition.To)
+			fmt.Println(e.MsgID("5f0c2a9e41b7d803"), e.Transition.From, "->", e.Transition.To)
 		} else {
 			fmt.Println("no-op")
 		}
@@ -26,8 +26,8 @@ func Example() {
 	}
 	fmt.Println(s.Snapshot().Count(fleet.PhaseRunning))
 	// Output:
-	// pi-017.1875123456789012.1  -> pending
-	// pi-017.1875123456789012.2 pending -> running
+	// pi-017.1875123456789012.1.5f0c2a9e41b7d803  -> pending
+	// pi-017.1875123456789012.2.5f0c2a9e41b7d803 pending -> running
 	// no-op
 	// 1875123456789012/3 removed running
 	// 0

@@ -341,7 +341,7 @@ func TestEvent(t *testing.T) {
 			if err := e.Validate(); err != nil {
 				t.Fatalf("Event(%q).Validate() = %v, want nil", testDevice, err)
 			}
-			if got, want := e.MsgID(), fmt.Sprintf("pi-017.%d.%d", testEpoch, r.Revision.Sequence); got != want {
+			if got, want := e.MsgID("n"), fmt.Sprintf("pi-017.%d.%d.n", testEpoch, r.Revision.Sequence); got != want {
 				t.Errorf("Event(%q).MsgID() = %q, want %q", testDevice, got, want)
 			}
 			b, err := json.Marshal(e)

@@ -413,7 +413,7 @@ const method = `- Footprint: ` + "`go build`" + ` of cmd/harmony-agent as a rele
   -cpu 1. Replay: FLEET_EVENTS filled with 1,000,000 agent-style events (JSON, Msg-Id),
   read whole with an ordered consumer through the calls harmony-fleet makes (Messages,
   Next): bare, doing nothing with each message (the floor), and as ` + "`harmony-fleet status`" + `
-  reads the stored events (its reader, publisher.EventReader: metadata, fleet's one-pass validating
+  reads the stored events (its reader, fleetview.EventReader: metadata, fleet's one-pass validating
   decoder, the subject check, then aggregate.Apply). Fleet sim: 10,000 simulated devices
   sharing 20 connections publish asynchronously for 15 s, unpaced and then paced at one
   event per device per second, while the aggregator folds the stream live as

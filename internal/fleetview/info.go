@@ -1,4 +1,4 @@
-package main
+package fleetview
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"github.com/harmony-edge/harmony-agent/fleet"
 )
 
-// openBucket opens KV bucket name, saying to run init when it is missing.
-func openBucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream.KeyValue, error) {
+// OpenBucket opens KV bucket name, saying to run init when it is missing.
+func OpenBucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream.KeyValue, error) {
 	kv, err := js.KeyValue(ctx, name)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, fmt.Errorf("bucket %s not found: run harmony-fleet init", name)
@@ -26,9 +26,9 @@ func openBucket(ctx context.Context, js jetstream.JetStream, name string) (jetst
 	return kv, nil
 }
 
-// decodeInfo decodes and validates a device-info entry; its key must be
+// DecodeInfo decodes and validates a device-info entry; its key must be
 // the snapshot's device.
-func decodeInfo(e jetstream.KeyValueEntry) (fleet.DeviceInfo, error) {
+func DecodeInfo(e jetstream.KeyValueEntry) (fleet.DeviceInfo, error) {
 	var info fleet.DeviceInfo
 	if err := json.Unmarshal(e.Value(), &info); err != nil {
 		return fleet.DeviceInfo{}, fmt.Errorf("device-info %s (revision %d): %w", e.Key(), e.Revision(), err)
@@ -39,24 +39,26 @@ func decodeInfo(e jetstream.KeyValueEntry) (fleet.DeviceInfo, error) {
 	return info, nil
 }
 
-// infoWatch watches the device-info bucket: every snapshot stored, then
+// InfoWatch watches the device-info bucket: every snapshot stored, then
 // every new one.
-type infoWatch struct {
+type InfoWatch struct {
 	w       jetstream.KeyWatcher
 	timeout time.Duration // how long the stored snapshots may take to arrive, each
 }
 
-func watchInfo(ctx context.Context, kv jetstream.KeyValue, timeout time.Duration) (*infoWatch, error) {
+// WatchInfo starts an InfoWatch on kv, the device-info bucket; timeout
+// bounds the wait for each stored snapshot.
+func WatchInfo(ctx context.Context, kv jetstream.KeyValue, timeout time.Duration) (*InfoWatch, error) {
 	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("watch bucket %s: %w", kv.Bucket(), err)
 	}
-	return &infoWatch{w: w, timeout: timeout}, nil
+	return &InfoWatch{w: w, timeout: timeout}, nil
 }
 
-// stored returns the snapshots stored when the watch started, sorted by
+// Stored returns the snapshots stored when the watch started, sorted by
 // device, and the errors of those that did not decode.
-func (iw *infoWatch) stored(ctx context.Context) ([]fleet.DeviceInfo, []error, error) {
+func (iw *InfoWatch) Stored(ctx context.Context) ([]fleet.DeviceInfo, []error, error) {
 	var (
 		infos []fleet.DeviceInfo
 		bad   []error
@@ -73,7 +75,7 @@ func (iw *infoWatch) stored(ctx context.Context) ([]fleet.DeviceInfo, []error, e
 				slices.SortFunc(infos, func(a, b fleet.DeviceInfo) int { return strings.Compare(string(a.DeviceID), string(b.DeviceID)) })
 				return infos, bad, nil
 			}
-			if info, err := decodeInfo(e); err != nil {
+			if info, err := DecodeInfo(e); err != nil {
 				bad = append(bad, err)
 			} else {
 				infos = append(infos, info)
@@ -87,29 +89,30 @@ func (iw *infoWatch) stored(ctx context.Context) ([]fleet.DeviceInfo, []error, e
 	}
 }
 
-// updates delivers the snapshots written after stored returned.
-func (iw *infoWatch) updates() <-chan jetstream.KeyValueEntry { return iw.w.Updates() }
+// Updates delivers the snapshots written after Stored returned.
+func (iw *InfoWatch) Updates() <-chan jetstream.KeyValueEntry { return iw.w.Updates() }
 
-func (iw *infoWatch) stop() { _ = iw.w.Stop() }
+// Stop ends the watch.
+func (iw *InfoWatch) Stop() { _ = iw.w.Stop() }
 
-// listDeviceInfo returns every snapshot in the device-info bucket, sorted
+// ListDeviceInfo returns every snapshot in the device-info bucket, sorted
 // by device, and the errors of those that did not decode.
-func listDeviceInfo(ctx context.Context, js jetstream.JetStream, timeout time.Duration) ([]fleet.DeviceInfo, []error, error) {
-	kv, err := openBucket(ctx, js, fleet.DeviceInfoBucket)
+func ListDeviceInfo(ctx context.Context, js jetstream.JetStream, timeout time.Duration) ([]fleet.DeviceInfo, []error, error) {
+	kv, err := OpenBucket(ctx, js, fleet.DeviceInfoBucket)
 	if err != nil {
 		return nil, nil, err
 	}
-	iw, err := watchInfo(ctx, kv, timeout)
+	iw, err := WatchInfo(ctx, kv, timeout)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer iw.stop()
-	return iw.stored(ctx)
+	defer iw.Stop()
+	return iw.Stored(ctx)
 }
 
-// eventsFilter returns the subject filter of the events of device and
+// EventsFilter returns the subject filter of the events of device and
 // deployment; an empty one matches all.
-func eventsFilter(device fleet.DeviceID, deployment fleet.DeploymentName) string {
+func EventsFilter(device fleet.DeviceID, deployment fleet.DeploymentName) string {
 	switch {
 	case device != "" && deployment != "":
 		return fleet.EventSubject(device, deployment)

@@ -1,4 +1,4 @@
-package publisher
+package fleetview
 
 import (
 	"context"
@@ -39,7 +39,8 @@ type ReadEvent struct {
 	CaughtUp bool
 }
 
-// OpenEvents opens a reader of the events on filter.
+// OpenEvents opens a reader of the events on filter (EventsFilter); idle
+// bounds the wait for each stored event.
 func OpenEvents(ctx context.Context, js jetstream.JetStream, filter string, idle time.Duration) (*EventReader, error) {
 	st, err := js.Stream(ctx, fleet.EventsStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {

@@ -1,6 +1,6 @@
 //go:build embednats
 
-package publisher_test
+package natsconn_test
 
 import (
 	"sync/atomic"
@@ -9,21 +9,21 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
-	"github.com/harmony-edge/harmony-agent/internal/publisher"
 )
 
 func TestConnectAuth(t *testing.T) {
 	tests := []struct {
 		name string
 		conf string
-		opts func(t *testing.T) publisher.ConnOptions
+		opts func(t *testing.T) natsconn.ConnOptions
 	}{
-		{"token file", `authorization { token: "s3cret" }`, func(t *testing.T) publisher.ConnOptions {
-			return publisher.ConnOptions{TokenFile: writeFile(t, "token", "s3cret\n")}
+		{"token file", `authorization { token: "s3cret" }`, func(t *testing.T) natsconn.ConnOptions {
+			return natsconn.ConnOptions{TokenFile: writeFile(t, "token", "s3cret\n")}
 		}},
-		{"user and password file", `authorization { user: dev, password: "pa ss" }`, func(t *testing.T) publisher.ConnOptions {
-			return publisher.ConnOptions{User: "dev", PasswordFile: writeFile(t, "password", "pa ss\r\n")}
+		{"user and password file", `authorization { user: dev, password: "pa ss" }`, func(t *testing.T) natsconn.ConnOptions {
+			return natsconn.ConnOptions{User: "dev", PasswordFile: writeFile(t, "password", "pa ss\r\n")}
 		}},
 	}
 	for _, tt := range tests {
@@ -32,7 +32,7 @@ func TestConnectAuth(t *testing.T) {
 			o := tt.opts(t)
 			o.URLs = []string{"nats://127.0.0.1:1", url} // a dead server first: several URLs
 			o.Name = t.Name()
-			nc, err := publisher.Connect(o, zap.NewNop())
+			nc, err := natsconn.Connect(o, zap.NewNop())
 			if err != nil {
 				t.Fatalf("Connect: %v", err)
 			}
@@ -52,7 +52,7 @@ func TestConnectLateAndReconnect(t *testing.T) {
 	srv := natstest.Start(t)
 	srv.Shutdown()
 	var ups, downs atomic.Int32
-	nc, err := publisher.Connect(publisher.ConnOptions{
+	nc, err := natsconn.Connect(natsconn.ConnOptions{
 		URLs: []string{srv.ClientURL()}, ReconnectWait: 20 * time.Millisecond,
 		OnReconnect:  func() { ups.Add(1) },
 		OnDisconnect: func() { downs.Add(1) },
@@ -74,7 +74,7 @@ func TestConnectLateAndReconnect(t *testing.T) {
 
 	// Immediate first connection: only the reconnect counts.
 	var ups2 atomic.Int32
-	nc2, err := publisher.Connect(publisher.ConnOptions{URLs: []string{srv.ClientURL()}, ReconnectWait: 20 * time.Millisecond, OnReconnect: func() { ups2.Add(1) }}, zap.NewNop())
+	nc2, err := natsconn.Connect(natsconn.ConnOptions{URLs: []string{srv.ClientURL()}, ReconnectWait: 20 * time.Millisecond, OnReconnect: func() { ups2.Add(1) }}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package publisher
+package natsconn
 
 import (
 	"context"
@@ -18,17 +18,19 @@ var (
 	// ErrResourceMismatch is wrapped by the errors EnsureResources returns
 	// for a stream or bucket that exists with other settings than asked.
 	// Existing resources are never changed.
-	ErrResourceMismatch = errors.New("publisher: existing resource differs")
+	ErrResourceMismatch = errors.New("natsconn: existing resource differs")
 	// ErrNotPermitted is wrapped when a resource cannot be looked up or
 	// created: the account lacks the permission, or JetStream is not
 	// enabled for it.
-	ErrNotPermitted = errors.New("publisher: not permitted")
+	ErrNotPermitted = errors.New("natsconn: not permitted")
+	// ErrResourceMissing is wrapped by the errors Ensure returns, without
+	// EnsureOptions.Create, for a stream or bucket that does not exist.
+	ErrResourceMissing = errors.New("natsconn: missing (run harmony-fleet init)")
 )
 
-// ResourceSettings are the settings of the resources EnsureResources
-// creates. A zero field takes its DefaultResourceSettings value.
+// ResourceSettings are the settings of the resources Ensure creates. A zero field takes its DefaultResourceSettings value.
 type ResourceSettings struct {
-	// Replicas is the replica count of the stream and both buckets: 1 on a
+	// Replicas is the replica count of the stream and the buckets: 1 on a
 	// single server, 3 on a JetStream cluster.
 	Replicas int
 	// EventsMaxAge is how long FLEET_EVENTS keeps an event.
@@ -48,7 +50,8 @@ type ResourceSettings struct {
 // DefaultResourceSettings returns the settings harmony-fleet init and the
 // agent use unless told otherwise: 1 replica, events kept 7 days with no
 // size bound, a 10 minute duplicate window, 5 desired-state values per key.
-// device-info always keeps 1 value per key; all are file-backed, and
+// device-info and device-registry always keep 1 value per key; all are
+// file-backed, and
 // FLEET_EVENTS has limits retention on fleet.events.>.
 func DefaultResourceSettings() ResourceSettings {
 	return ResourceSettings{
@@ -82,79 +85,123 @@ func (s ResourceSettings) withDefaults() ResourceSettings {
 }
 
 // infoHistory is the device-info bucket's history: a snapshot replaces the
-// last one.
-const infoHistory = 1
+// last one. registryHistory is the device-registry bucket's: a record
+// replaces the last one.
+const (
+	infoHistory     = 1
+	registryHistory = 1
+)
 
-// eventsStreamConfig is the FLEET_EVENTS configuration for s.
-func eventsStreamConfig(s ResourceSettings) jetstream.StreamConfig {
-	s = s.withDefaults()
-	return jetstream.StreamConfig{
-		Name:              fleet.EventsStream,
-		Description:       "harmony-agent state change events",
-		Subjects:          []string{fleet.EventsSubjects},
-		Retention:         jetstream.LimitsPolicy,
-		Storage:           jetstream.FileStorage,
-		Replicas:          s.Replicas,
-		MaxAge:            s.EventsMaxAge,
-		MaxBytes:          s.EventsMaxBytes,
-		MaxMsgs:           -1,
-		MaxMsgsPerSubject: -1,
-		Duplicates:        s.DuplicateWindow,
-		Discard:           jetstream.DiscardOld,
+// Resource is one stream or bucket of the fleet, as it is created when
+// missing.
+type Resource struct {
+	// Stream is the stream's configuration; for a bucket, that of the
+	// stream behind it, as far as Ensure compares it.
+	Stream jetstream.StreamConfig
+	// Bucket is set for a KV bucket, which is created with it.
+	Bucket *jetstream.KeyValueConfig
+}
+
+// String names r in messages: "stream FLEET_EVENTS", "bucket desired-state".
+func (r Resource) String() string {
+	if r.Bucket != nil {
+		return "bucket " + r.Bucket.Bucket
+	}
+	return "stream " + r.Stream.Name
+}
+
+// bucket is the Resource of KV bucket c.
+func bucket(c jetstream.KeyValueConfig) Resource {
+	return Resource{
+		Stream: jetstream.StreamConfig{
+			Name:              "KV_" + c.Bucket,
+			Storage:           c.Storage,
+			Replicas:          c.Replicas,
+			MaxMsgsPerSubject: int64(c.History),
+		},
+		Bucket: &c,
 	}
 }
 
-// bucketConfigs are the desired-state and device-info configurations for s.
-func bucketConfigs(s ResourceSettings) []jetstream.KeyValueConfig {
+// AgentResources are the resources an agent uses, with the settings of s:
+// the FLEET_EVENTS stream and the desired-state and device-info buckets.
+func AgentResources(s ResourceSettings) []Resource {
 	s = s.withDefaults()
-	return []jetstream.KeyValueConfig{
-		{
+	return []Resource{
+		{Stream: jetstream.StreamConfig{
+			Name:              fleet.EventsStream,
+			Description:       "harmony-agent state change events",
+			Subjects:          []string{fleet.EventsSubjects},
+			Retention:         jetstream.LimitsPolicy,
+			Storage:           jetstream.FileStorage,
+			Replicas:          s.Replicas,
+			MaxAge:            s.EventsMaxAge,
+			MaxBytes:          s.EventsMaxBytes,
+			MaxMsgs:           -1,
+			MaxMsgsPerSubject: -1,
+			Duplicates:        s.DuplicateWindow,
+			Discard:           jetstream.DiscardOld,
+		}},
+		bucket(jetstream.KeyValueConfig{
 			Bucket:      fleet.DesiredStateBucket,
 			Description: "harmony desired state: <device>.<deployment> -> DeploymentSpec",
 			History:     s.DesiredHistory,
 			Storage:     jetstream.FileStorage,
 			Replicas:    s.Replicas,
-		},
-		{
+		}),
+		bucket(jetstream.KeyValueConfig{
 			Bucket:      fleet.DeviceInfoBucket,
 			Description: "harmony device snapshots: <device> -> DeviceInfo",
 			History:     infoHistory,
 			Storage:     jetstream.FileStorage,
 			Replicas:    s.Replicas,
-		},
+		}),
 	}
 }
 
-// EnsureResources creates the FLEET_EVENTS stream and the desired-state
-// and device-info buckets when they are missing. It is idempotent, and
-// never changes a resource that exists: when one differs from s in a
-// setting that matters (subjects, retention, storage, replicas, duplicate
-// window, history) the error wraps ErrResourceMismatch and names the
-// resource, the setting, what it is and what was asked. A resource the
-// account may not create gives an error wrapping ErrNotPermitted. It
-// checks every resource and joins the errors.
+// FleetResources are every resource of the fleet, with the settings of s,
+// in the order harmony-fleet init lists them: AgentResources, then the
+// operator-owned device-registry bucket. The buckets of later features
+// (deployments, rollouts, fleet-controller) are added here.
+func FleetResources(s ResourceSettings) []Resource {
+	s = s.withDefaults()
+	return append(AgentResources(s),
+		bucket(jetstream.KeyValueConfig{
+			Bucket:      fleet.DeviceRegistryBucket,
+			Description: "harmony enrolled devices: <device> -> DeviceRecord (operators only)",
+			History:     registryHistory,
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.Replicas,
+		}),
+	)
+}
+
+// EnsureOptions say what Ensure does.
+type EnsureOptions struct {
+	// Create creates what is missing. Without it nothing is created and
+	// each missing resource is an error wrapping ErrResourceMissing.
+	Create bool
+	// IgnoreReplicas leaves the replica count of an existing resource
+	// alone: an agent never second-guesses the count an operator chose.
+	IgnoreReplicas bool
+}
+
+// EnsureResources creates every resource of FleetResources(s) that is
+// missing and compares those that exist with s (Ensure with Create).
 func EnsureResources(ctx context.Context, js jetstream.JetStream, s ResourceSettings) error {
-	type resource struct {
-		what   string
-		want   jetstream.StreamConfig
-		create func(context.Context) error
-	}
-	resources := []resource{{what: "stream " + fleet.EventsStream, want: eventsStreamConfig(s)}}
-	for _, kv := range bucketConfigs(s) {
-		resources = append(resources, resource{
-			what: "bucket " + kv.Bucket,
-			want: jetstream.StreamConfig{
-				Name:              "KV_" + kv.Bucket,
-				Storage:           kv.Storage,
-				Replicas:          kv.Replicas,
-				MaxMsgsPerSubject: int64(kv.History),
-			},
-			create: func(ctx context.Context) error {
-				_, err := js.CreateKeyValue(ctx, kv)
-				return err
-			},
-		})
-	}
+	return Ensure(ctx, js, FleetResources(s), EnsureOptions{Create: true})
+}
+
+// Ensure looks up each of resources, creating it when missing if
+// o.Create is set. It is idempotent, and never changes a resource that
+// exists: when one differs in a setting that matters (subjects,
+// retention, storage, replicas, duplicate window, history) the error
+// wraps ErrResourceMismatch and names the resource, the setting, what it
+// is and what was asked. A resource the account may not look up or
+// create gives an error wrapping ErrNotPermitted; a missing one, without
+// o.Create, one wrapping ErrResourceMissing. It checks every resource and
+// joins the errors.
+func Ensure(ctx context.Context, js jetstream.JetStream, resources []Resource, o EnsureOptions) error {
 	var errs []error
 	for i, r := range resources {
 		// A refused request only times out, so give each resource its
@@ -163,38 +210,41 @@ func EnsureResources(ctx context.Context, js jetstream.JetStream, s ResourceSett
 		if deadline, ok := ctx.Deadline(); ok {
 			rctx, cancel = context.WithTimeout(ctx, time.Until(deadline)/time.Duration(len(resources)-i))
 		}
-		errs = append(errs, ensureStream(rctx, js, r.what, r.want, r.create))
+		errs = append(errs, ensureOne(rctx, js, r, o))
 		cancel()
 	}
 	return errors.Join(errs...)
 }
 
-// ensureStream creates the stream of want (with create, or as a plain
-// stream when create is nil) unless it exists, and compares it with want
-// when it does. what names the resource in errors.
-func ensureStream(ctx context.Context, js jetstream.JetStream, what string, want jetstream.StreamConfig, create func(context.Context) error) error {
-	if create == nil {
-		create = func(ctx context.Context) error {
-			_, err := js.CreateStream(ctx, want)
-			return err
-		}
-	}
+// ensureOne is Ensure for one resource.
+func ensureOne(ctx context.Context, js jetstream.JetStream, r Resource, o EnsureOptions) error {
+	want := r.Stream
 	st, err := js.Stream(ctx, want.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		err = create(ctx)
+		if !o.Create {
+			return fmt.Errorf("%s: %w", r, ErrResourceMissing)
+		}
+		if r.Bucket != nil {
+			_, err = js.CreateKeyValue(ctx, *r.Bucket)
+		} else {
+			_, err = js.CreateStream(ctx, want)
+		}
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return fmt.Errorf("create %s: %w", what, classify(js, want.Name, err))
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && !errors.Is(err, jetstream.ErrBucketExists) {
+			return fmt.Errorf("create %s: %w", r, classify(js, want.Name, err))
 		}
 		// Created meanwhile by someone else, with other settings: compare.
 		st, err = js.Stream(ctx, want.Name)
 	}
 	if err != nil {
-		return fmt.Errorf("look up %s: %w", what, classify(js, want.Name, err))
+		return fmt.Errorf("look up %s: %w", r, classify(js, want.Name, err))
 	}
-	return compareStream(what, st.CachedInfo().Config, want)
+	if o.IgnoreReplicas {
+		want.Replicas = 0
+	}
+	return compareStream(r.String(), st.CachedInfo().Config, want)
 }
 
 // compareStream reports, joined, each setting in which got differs from
@@ -213,7 +263,7 @@ func compareStream(what string, got, want jetstream.StreamConfig) error {
 	if got.Storage != want.Storage {
 		differ("storage", got.Storage, want.Storage)
 	}
-	if got.Replicas != want.Replicas {
+	if want.Replicas != 0 && got.Replicas != want.Replicas {
 		differ("replicas", got.Replicas, want.Replicas)
 	}
 	if want.Duplicates != 0 && got.Duplicates != want.Duplicates {

@@ -1,10 +1,11 @@
-package publisher
+package natsconn
 
 import (
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +20,9 @@ const (
 	// server; a random jitter of up to half of it (all of it with TLS) is
 	// added so a fleet does not reconnect in lockstep after a server restart.
 	DefaultReconnectWait = 2 * time.Second
-	// connectTimeout bounds one dial and handshake; edge links are slow.
-	connectTimeout = 5 * time.Second
+	// DefaultConnectTimeout bounds one dial and handshake; edge links are
+	// slow.
+	DefaultConnectTimeout = 5 * time.Second
 	// pingInterval and maxPingsOut detect a dead link within about a minute
 	// (the nats.go default is several minutes).
 	pingInterval = 20 * time.Second
@@ -29,10 +31,10 @@ const (
 
 var (
 	// ErrNoServers is returned by Connect when ConnOptions.URLs is empty.
-	ErrNoServers = errors.New("publisher: no NATS server URL")
+	ErrNoServers = errors.New("natsconn: no NATS server URL")
 	// ErrAuthConflict is returned by Connect when ConnOptions names more
 	// than one way to authenticate, or half of one.
-	ErrAuthConflict = errors.New("publisher: conflicting NATS credentials")
+	ErrAuthConflict = errors.New("natsconn: conflicting NATS credentials")
 )
 
 // ConnOptions says how to reach NATS. The agent and harmony-fleet fill it
@@ -44,6 +46,11 @@ type ConnOptions struct {
 	URLs []string
 	// Name identifies the connection on the server (monitoring, logs).
 	Name string
+	// InboxPrefix replaces nats.go's _INBOX as the prefix of the subjects
+	// replies to this connection's requests come to, so its permissions
+	// need not include _INBOX.>, through which other clients' replies are
+	// readable: fleet.InboxPrefix(device) for an agent. Empty: _INBOX.
+	InboxPrefix string
 
 	// At most one way to authenticate: CredsFile (a JWT + nkey .creds file),
 	// NKeyFile (an nkey seed file), User with PasswordFile or Password, or
@@ -67,6 +74,9 @@ type ConnOptions struct {
 	// ReconnectWait is the pause between reconnect attempts; 0 means
 	// DefaultReconnectWait.
 	ReconnectWait time.Duration
+	// ConnectTimeout bounds one dial and handshake; 0 means
+	// DefaultConnectTimeout. With FailFast it bounds Connect for each URL.
+	ConnectTimeout time.Duration
 	// FailFast makes Connect return the first attempt's error when no
 	// server answers, instead of connecting in the background: for a
 	// command-line tool, not for a device that may boot offline.
@@ -96,7 +106,12 @@ func Connect(o ConnOptions, log *zap.Logger) (*nats.Conn, error) {
 		return nil, fmt.Errorf("connect: %w", ErrNoServers)
 	}
 	servers := RedactURLs(o.URLs) // for messages: no password in a log
-	opts, err := o.natsOptions()
+	for _, u := range o.URLs {
+		if err := CheckURL(u); err != nil {
+			return nil, err
+		}
+	}
+	opts, err := o.natsOptions(log)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", servers, err)
 	}
@@ -119,16 +134,50 @@ func Connect(o ConnOptions, log *zap.Logger) (*nats.Conn, error) {
 	if wait <= 0 {
 		wait = DefaultReconnectWait
 	}
+	connectTimeout := o.ConnectTimeout
+	if connectTimeout <= 0 {
+		connectTimeout = DefaultConnectTimeout
+	}
+	// Why the connection cannot be made (authorization violation, x509,
+	// refused) is logged at warn once per change of reason, not once per
+	// attempt: a device retries forever, and its log must stay readable.
+	var (
+		reasonMu sync.Mutex
+		reason   string // the last reason logged; "" once connected
+	)
+	failed := func(what string, err error) {
+		reasonMu.Lock()
+		changed := err.Error() != reason
+		reason = err.Error()
+		reasonMu.Unlock()
+		if changed {
+			log.Warn(what+"; retrying", zap.String("servers", servers), zap.Error(err))
+		} else {
+			log.Debug(what+" again", zap.Error(err))
+		}
+	}
+	connected := func() {
+		reasonMu.Lock()
+		reason = ""
+		reasonMu.Unlock()
+	}
+	if o.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
+	}
 	opts = append(opts,
 		nats.Name(o.Name),
 		nats.RetryOnFailedConnect(!o.FailFast),
 		nats.MaxReconnects(-1),
+		// A refused credential or certificate does not end the
+		// connection: credentials get rotated, a clock gets fixed.
+		nats.IgnoreAuthErrorAbort(),
 		nats.ReconnectWait(wait),
 		nats.ReconnectJitter(wait/2, wait),
 		nats.Timeout(connectTimeout),
 		nats.PingInterval(pingInterval),
 		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.ConnectHandler(func(nc *nats.Conn) {
+			connected()
 			lateMu.Lock()
 			wasLate := late
 			late = false
@@ -139,7 +188,10 @@ func Connect(o ConnOptions, log *zap.Logger) (*nats.Conn, error) {
 				log.Info("connected", zap.String("server", nc.ConnectedUrlRedacted()))
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { onUp(nc, "reconnected") }),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			connected()
+			onUp(nc, "reconnected")
+		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("disconnected", zap.Error(err))
@@ -151,10 +203,14 @@ func Connect(o ConnOptions, log *zap.Logger) (*nats.Conn, error) {
 			}
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Debug("reconnect attempt failed", zap.Error(err))
+			failed("cannot connect to NATS", err)
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { log.Info("connection closed") }),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if sub == nil && (errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked)) {
+				failed("NATS refused the credentials", err)
+				return
+			}
 			fields := []zap.Field{zap.Error(err)}
 			if sub != nil {
 				fields = append(fields, zap.String("subject", sub.Subject))
@@ -181,7 +237,7 @@ func Connect(o ConnOptions, log *zap.Logger) (*nats.Conn, error) {
 // natsOptions turns the credential and TLS fields into nats options,
 // reading each secret file now so a wrong path fails here, by name, and
 // not in a background reconnect loop.
-func (o ConnOptions) natsOptions() ([]nats.Option, error) {
+func (o ConnOptions) natsOptions(log *zap.Logger) ([]nats.Option, error) {
 	kinds := 0
 	for _, set := range []bool{o.CredsFile != "", o.NKeyFile != "", o.User != "" || o.PasswordFile != "" || o.Password != "", o.TokenFile != "" || o.Token != ""} {
 		if set {
@@ -196,12 +252,12 @@ func (o ConnOptions) natsOptions() ([]nats.Option, error) {
 	case o.CredsFile != "":
 		// nats.go re-reads the file on every connect (rotation); read it
 		// once now to fail early.
-		if _, err := readSecret("creds file", o.CredsFile); err != nil {
+		if _, err := readSecret("creds file", o.CredsFile, log); err != nil {
 			return nil, err
 		}
 		opts = append(opts, nats.UserCredentials(o.CredsFile))
 	case o.NKeyFile != "":
-		if _, err := readSecret("nkey seed file", o.NKeyFile); err != nil {
+		if _, err := readSecret("nkey seed file", o.NKeyFile, log); err != nil {
 			return nil, err
 		}
 		opt, err := nats.NkeyOptionFromSeed(o.NKeyFile)
@@ -213,37 +269,47 @@ func (o ConnOptions) natsOptions() ([]nats.Option, error) {
 		if o.User == "" || o.PasswordFile == "" && o.Password == "" {
 			return nil, fmt.Errorf("%w: user and password go together", ErrAuthConflict)
 		}
-		pw := o.Password
-		if o.PasswordFile != "" {
-			var err error
-			if pw, err = readSecret("password file", o.PasswordFile); err != nil {
-				return nil, err
-			}
+		if o.PasswordFile == "" {
+			opts = append(opts, nats.UserInfo(o.User, o.Password))
+			break
 		}
-		opts = append(opts, nats.UserInfo(o.User, pw))
+		pw, err := readSecret("password file", o.PasswordFile, log)
+		if err != nil {
+			return nil, err
+		}
+		// Read again at every attempt, so a rotated password is picked up
+		// without a restart; an unreadable file keeps the last one.
+		f := &rereader{kind: "password file", path: o.PasswordFile, last: pw, log: log}
+		opts = append(opts, nats.UserInfoHandler(func() (string, string) { return o.User, f.read() }))
 	case o.TokenFile != "" || o.Token != "":
-		tok := o.Token
-		if o.TokenFile != "" {
-			var err error
-			if tok, err = readSecret("token file", o.TokenFile); err != nil {
-				return nil, err
-			}
+		if o.TokenFile == "" {
+			opts = append(opts, nats.Token(o.Token))
+			break
 		}
-		opts = append(opts, nats.Token(tok))
+		tok, err := readSecret("token file", o.TokenFile, log)
+		if err != nil {
+			return nil, err
+		}
+		f := &rereader{kind: "token file", path: o.TokenFile, last: tok, log: log}
+		opts = append(opts, nats.TokenHandler(f.read))
 	}
 
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return nil, errors.New("tls: client certificate and key files go together")
 	}
 	if o.TLSCAFile != "" {
-		if _, err := readSecret("tls ca file", o.TLSCAFile); err != nil {
+		if _, err := readFile("tls ca file", o.TLSCAFile); err != nil {
 			return nil, err
 		}
 		opts = append(opts, nats.RootCAs(o.TLSCAFile))
 	}
 	if o.TLSCertFile != "" {
 		for _, f := range [][2]string{{"tls cert file", o.TLSCertFile}, {"tls key file", o.TLSKeyFile}} {
-			if _, err := readSecret(f[0], f[1]); err != nil {
+			read := readFile
+			if f[0] == "tls key file" {
+				read = func(kind, path string) (string, error) { return readSecret(kind, path, log) }
+			}
+			if _, err := read(f[0], f[1]); err != nil {
 				return nil, err
 			}
 		}
@@ -252,9 +318,40 @@ func (o ConnOptions) natsOptions() ([]nats.Option, error) {
 	return opts, nil
 }
 
-// readSecret reads a secret file, trimming the trailing newline editors
-// add. An empty file is an error: an empty password or token is a mistake.
-func readSecret(kind, path string) (string, error) {
+// readSecret reads a secret file (readFile), warning on log when group
+// or others may read it (ARCHITECTURE 8.5).
+func readSecret(kind, path string, log *zap.Logger) (string, error) {
+	s, err := readFile(kind, path)
+	if err != nil {
+		return "", err
+	}
+	if err := CheckSecretMode(path); err != nil {
+		log.Warn("secret file readable by others", zap.String("kind", kind), zap.Error(err))
+	}
+	return s, nil
+}
+
+// ErrSecretReadable is wrapped by CheckSecretMode's error.
+var ErrSecretReadable = errors.New("natsconn: secret file readable by group or others")
+
+// CheckSecretMode reports, wrapping ErrSecretReadable, whether the file at
+// path can be read by its group or by others; nil when it cannot (or
+// cannot be looked at: reading it reports that).
+func CheckSecretMode(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	if m := fi.Mode().Perm(); m&0o044 != 0 {
+		return fmt.Errorf("%s: %w (mode %04o; chmod 600 it)", path, ErrSecretReadable, m)
+	}
+	return nil
+}
+
+// readFile reads a file holding one value, trimming the trailing newline
+// editors add. An empty file is an error: an empty password or token is a
+// mistake.
+func readFile(kind, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", kind, err)
@@ -266,12 +363,76 @@ func readSecret(kind, path string) (string, error) {
 	return s, nil
 }
 
+// rereader reads a secret file again at each connection attempt; when it
+// cannot, it says why once and keeps the last value read.
+type rereader struct {
+	kind, path string
+	log        *zap.Logger
+
+	mu      sync.Mutex
+	last    string // guarded by mu
+	lastErr string // guarded by mu: the last failure logged
+}
+
+func (r *rereader) read() string {
+	s, err := readFile(r.kind, r.path)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		if err.Error() != r.lastErr {
+			r.lastErr = err.Error()
+			r.log.Warn("secret file unreadable; using its last value", zap.Error(err))
+		}
+		return r.last
+	}
+	r.last, r.lastErr = s, ""
+	return s
+}
+
+// urlSchemes are the schemes nats.go speaks.
+var urlSchemes = []string{"nats", "tls", "ws", "wss"}
+
+// CheckURL reports why s is not a NATS server URL (scheme nats, tls, ws or
+// wss, and a host), or nil. The error never repeats a password in s.
+func CheckURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		// url.Parse's error repeats s, password included: keep its reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("server URL %s: %w", redactURL(s), err)
+	}
+	if !slices.Contains(urlSchemes, u.Scheme) {
+		return fmt.Errorf("server URL %s: scheme %q is not one of %s", u.Redacted(), u.Scheme, strings.Join(urlSchemes, ", "))
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("server URL %s: no host", u.Redacted())
+	}
+	return nil
+}
+
+// redactURL masks what may be a password in s, a URL that does not parse:
+// whatever lies between "://" and the last "@".
+func redactURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
+		return s
+	}
+	user, _, _ := strings.Cut(rest[:at], ":")
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
+}
+
 // RedactURLs joins urls for messages, with any password in them masked.
 func RedactURLs(urls []string) string {
 	out := make([]string, len(urls))
 	for i, u := range urls {
 		out[i] = u
-		if p, err := url.Parse(u); err == nil && p.User != nil {
+		if p, err := url.Parse(u); err != nil {
+			out[i] = redactURL(u)
+		} else if p.User != nil {
 			out[i] = p.Redacted()
 		}
 	}
