@@ -142,6 +142,16 @@ func (c *connFlags) servers() string { return natsconn.RedactURLs(c.urls()) }
 // the agent, it does not wait for a server: when none answers, it fails at
 // once and says so.
 func (c *connFlags) connect(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := c.connectCore()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.checkJetStream(ctx, nc)
+}
+
+// connectCore connects to NATS, without asking for JetStream: for a
+// system-account user (device remove's revocation push).
+func (c *connFlags) connectCore() (*nats.Conn, error) {
 	nc, err := natsconn.Connect(natsconn.ConnOptions{
 		URLs: c.urls(),
 		Name: connName,
@@ -161,10 +171,16 @@ func (c *connFlags) connect(ctx context.Context) (*nats.Conn, jetstream.JetStrea
 	}, nil)
 	if err != nil {
 		if errors.Is(err, natsconn.ErrAuthConflict) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
-			return nil, nil, usagef("%w", err) // a missing or unreadable file
+			return nil, usagef("%w", err) // a missing or unreadable file
 		}
-		return nil, nil, connectError(c.urls(), err)
+		return nil, connectError(c.urls(), err)
 	}
+	return nc, nil
+}
+
+// checkJetStream returns nc's JetStream once the server says the account
+// has it; else it closes nc.
+func (c *connFlags) checkJetStream(ctx context.Context, nc *nats.Conn) (*nats.Conn, jetstream.JetStream, error) {
 	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(c.timeout))
 	if err != nil {
 		nc.Close()

@@ -445,7 +445,7 @@ func revokeUser(ctx context.Context, out ioStreams, conn *connFlags, rv *revokeF
 	}
 	sys := *conn
 	sys.creds, sys.nkey, sys.user, sys.password, sys.token = rv.systemCreds, "", "", "", ""
-	snc, _, err := sys.connect(ctx)
+	snc, err := sys.connectCore() // the system account has no JetStream
 	if err != nil {
 		return fmt.Errorf("connect with the system creds: %w", err)
 	}

@@ -19,8 +19,8 @@ import (
 func TestFlagsBeforeCommandConnect(t *testing.T) {
 	url := natstest.StartConfig(t, `authorization { token: "s3cret" }`)
 	code, out, errOut := runCmd(t, "-s", url, "--token", "s3cret", "--timeout", "5s", "init", "--replicas", "1")
-	if code != exitOK || strings.Count(out, "created") != 3 {
-		t.Fatalf("harmony-fleet -s URL --token T init = %d, stdout %q, stderr %q; want 3 resources created", code, out, errOut)
+	if code != exitOK || strings.Count(out, "created") != 4 {
+		t.Fatalf("harmony-fleet -s URL --token T init = %d, stdout %q, stderr %q; want 4 resources created (device-registry included)", code, out, errOut)
 	}
 	// -o before the command; after it wins.
 	code, out, errOut = runCmd(t, "-s", url, "--token", "s3cret", "-o", "json", "devices")
