@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/harmony-edge/harmony-agent/internal/config"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 )
 
 // errHelp is returned after --help printed the command's help.
@@ -110,7 +111,7 @@ func loadConfig(f commonFlags) (config.Config, string, error) {
 	return cfg, path, nil
 }
 
-func cmdCheckConfig(args []string, stdout, _ io.Writer) error {
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	f, err := parseFlags("check-config", checkHelp, args, stdout, withConfig)
 	if err != nil {
 		return err
@@ -119,7 +120,15 @@ func cmdCheckConfig(args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "config %s is valid (device %s, nats %v, state %s)\n", path, cfg.DeviceID, cfg.NATS.URLs, cfg.StateDir)
+	for _, f := range []string{cfg.NATS.CredsFile, cfg.NATS.NKeyFile, cfg.NATS.PasswordFile, cfg.NATS.TokenFile, cfg.NATS.TLS.KeyFile} {
+		if f == "" {
+			continue
+		}
+		if err := natsconn.CheckSecretMode(f); err != nil {
+			fmt.Fprintf(stderr, "harmony-agent: warning: %v\n", err)
+		}
+	}
+	fmt.Fprintf(stdout, "config %s is valid (device %s, nats %s, state %s)\n", path, cfg.DeviceID, natsconn.RedactURLs(cfg.NATS.URLs), cfg.StateDir)
 	return nil
 }
 

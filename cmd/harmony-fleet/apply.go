@@ -121,14 +121,17 @@ func cmdApply(ctx context.Context, out ioStreams, args []string) error {
 	}
 
 	return eachKey(ctx, out, cmd, conn, t, targets.selector, true, *output, keysJSON{Deployment: name, SpecHash: hash},
-		func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult { return applyKey(ctx, kv, d, name, value) })
+		func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult {
+			return applyKey(ctx, kv, d, name, value, conn.timeout)
+		})
 }
 
 // applyKey writes value under device's key of deployment name unless the
 // key holds it already.
-func applyKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID, name fleet.DeploymentName, value []byte) keyResult {
+// The read is retried within timeout while JetStream elects a leader.
+func applyKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID, name fleet.DeploymentName, value []byte, timeout time.Duration) keyResult {
 	r := keyResult{Device: device, Key: fleet.DesiredKey(device, name)}
-	cur, err := kv.Get(ctx, r.Key)
+	cur, err := fleetview.Get(ctx, kv, r.Key, timeout)
 	switch {
 	case err == nil && bytes.Equal(cur.Value(), value):
 		r.Action, r.Revision = "unchanged", cur.Revision()
@@ -207,13 +210,16 @@ func cmdDelete(ctx context.Context, out ioStreams, args []string) error {
 	}
 
 	return eachKey(ctx, out, cmd, conn, t, targets.selector, false, *output, keysJSON{Deployment: name},
-		func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult { return deleteKey(ctx, kv, d, name) })
+		func(kv jetstream.KeyValue, d fleet.DeviceID) keyResult {
+			return deleteKey(ctx, kv, d, name, conn.timeout)
+		})
 }
 
 // deleteKey deletes device's key of deployment name when it exists.
-func deleteKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID, name fleet.DeploymentName) keyResult {
+// The read is retried within timeout while JetStream elects a leader.
+func deleteKey(ctx context.Context, kv jetstream.KeyValue, device fleet.DeviceID, name fleet.DeploymentName, timeout time.Duration) keyResult {
 	r := keyResult{Device: device, Key: fleet.DesiredKey(device, name)}
-	switch _, err := kv.Get(ctx, r.Key); {
+	switch _, err := fleetview.Get(ctx, kv, r.Key, timeout); {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		r.Action = "absent"
 		return r
@@ -288,7 +294,7 @@ func resolveTargets(ctx context.Context, js jetstream.JetStream, t target, selec
 				return nil, err
 			}
 			for _, d := range t.devices {
-				switch _, err := kv.Get(ctx, fleet.DeviceInfoKey(d)); {
+				switch _, err := fleetview.Get(ctx, kv, fleet.DeviceInfoKey(d), timeout); {
 				case errors.Is(err, jetstream.ErrKeyNotFound):
 					fmt.Fprintf(stderr, "harmony-fleet: warning: device %s has not reported yet (no device-info snapshot); its agent picks the state up when it starts\n", d)
 				case err != nil:

@@ -146,11 +146,25 @@ func (c *connFlags) connect(ctx context.Context) (*nats.Conn, jetstream.JetStrea
 	if err != nil {
 		return nil, nil, err
 	}
-	return c.checkJetStream(ctx, nc)
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(c.timeout))
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	// A server without JetStream answers every JetStream request with
+	// "no responders": say what that means once, here.
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	_, err = js.AccountInfo(actx)
+	cancel()
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders) {
+		nc.Close()
+		return nil, nil, fmt.Errorf("no JetStream at %s: start nats-server with -js (or a jetstream block in its configuration), and enable it for this account (%w)", c.servers(), err)
+	}
+	return nc, js, nil
 }
 
-// connectCore connects to NATS, without asking for JetStream: for a
-// system-account user (device remove's revocation push).
+// connectCore connects without JetStream: for the system account, which
+// has none.
 func (c *connFlags) connectCore() (*nats.Conn, error) {
 	nc, err := natsconn.Connect(natsconn.ConnOptions{
 		URLs: c.urls(),
@@ -176,26 +190,6 @@ func (c *connFlags) connectCore() (*nats.Conn, error) {
 		return nil, connectError(c.urls(), err)
 	}
 	return nc, nil
-}
-
-// checkJetStream returns nc's JetStream once the server says the account
-// has it; else it closes nc.
-func (c *connFlags) checkJetStream(ctx context.Context, nc *nats.Conn) (*nats.Conn, jetstream.JetStream, error) {
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(c.timeout))
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	// A server without JetStream answers every JetStream request with
-	// "no responders": say what that means once, here.
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
-	_, err = js.AccountInfo(actx)
-	cancel()
-	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders) {
-		nc.Close()
-		return nil, nil, fmt.Errorf("no JetStream at %s: start nats-server with -js (or a jetstream block in its configuration), and enable it for this account (%w)", c.servers(), err)
-	}
-	return nc, js, nil
 }
 
 // inboxPrefix is this run's inbox prefix: _INBOX_harmony-fleet, then a

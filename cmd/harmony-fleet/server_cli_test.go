@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
 )
 
@@ -19,8 +20,8 @@ import (
 func TestFlagsBeforeCommandConnect(t *testing.T) {
 	url := natstest.StartConfig(t, `authorization { token: "s3cret" }`)
 	code, out, errOut := runCmd(t, "-s", url, "--token", "s3cret", "--timeout", "5s", "init", "--replicas", "1")
-	if code != exitOK || strings.Count(out, "created") != 4 {
-		t.Fatalf("harmony-fleet -s URL --token T init = %d, stdout %q, stderr %q; want 4 resources created (device-registry included)", code, out, errOut)
+	if want := len(natsconn.FleetResources(natsconn.DefaultResourceSettings())); code != exitOK || strings.Count(out, "created") != want {
+		t.Fatalf("harmony-fleet -s URL --token T init = %d, stdout %q, stderr %q; want %d resources created", code, out, errOut, want)
 	}
 	// -o before the command; after it wins.
 	code, out, errOut = runCmd(t, "-s", url, "--token", "s3cret", "-o", "json", "devices")
@@ -51,8 +52,9 @@ func TestInitJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("init -o json: %v\n%s", err, out)
 		}
-		if len(got.Resources) != 3 {
-			t.Fatalf("init -o json = %s, want 3 resources", out)
+		fleetResources := natsconn.FleetResources(natsconn.DefaultResourceSettings())
+		if len(got.Resources) != len(fleetResources) {
+			t.Fatalf("init -o json = %s, want %d resources", out, len(fleetResources))
 		}
 		var names []string
 		for _, r := range got.Resources {
@@ -61,7 +63,11 @@ func TestInitJSON(t *testing.T) {
 				t.Errorf("init -o json resource %+v: want state %s, file storage, 1 replica", r, wantState)
 			}
 		}
-		if want := []string{"stream FLEET_EVENTS FLEET_EVENTS", "bucket desired-state KV_desired-state", "bucket device-info KV_device-info"}; !slices.Equal(names, want) {
+		var want []string
+		for _, r := range fleetResources {
+			want = append(want, r.String()+" "+r.Stream.Name)
+		}
+		if !slices.Equal(names, want) || !slices.Equal(names[:3], []string{"stream FLEET_EVENTS FLEET_EVENTS", "bucket desired-state KV_desired-state", "bucket device-info KV_device-info"}) {
 			t.Errorf("init -o json resources = %q, want %q", names, want)
 		}
 		ev, desired, info := got.Resources[0], got.Resources[1], got.Resources[2]

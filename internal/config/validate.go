@@ -179,9 +179,29 @@ func (v *validator) urls(key string, urls []string) {
 	}
 	for i, s := range urls {
 		if err := checkURL(s); err != nil {
-			v.add(key+"["+strconv.Itoa(i)+"]", "%q: %w", s, err)
+			v.add(key+"["+strconv.Itoa(i)+"]", "%q: %w", redactURL(s), err)
 		}
 	}
+}
+
+// redactURL is s with any password in it masked, also when s does not
+// parse: whatever lies between "://" and the last "@". (natsconn's
+// RedactURLs does the same for the connection; config does not link
+// nats.go.)
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+		return s
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
+		return s
+	}
+	user, _, _ := strings.Cut(rest[:at], ":")
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }
 
 // checkURL reports why s is not a NATS server URL, or nil.

@@ -49,6 +49,12 @@ func TestValidate(t *testing.T) {
 			`nats.urls[5]: "nats://a,nats://b": contains ','`,
 			`nats.urls[6]: "nats://a b": invalid character " " in host name`,
 		}},
+		{"password masked in a bad URL", func(c *Config) {
+			c.NATS.URLs = []string{"http://pi:hunter2@a:4222", "nats://pi:hunter2@a:port"}
+		}, []string{
+			`nats.urls[0]: "http://pi:xxxxx@a:4222": scheme "http"`,
+			`nats.urls[1]: "nats://pi:xxxxx@a:port": invalid port`,
+		}},
 		{"creds file", func(c *Config) { c.NATS.CredsFile = "/etc/harmony-agent/nats.creds" }, nil},
 		{"nkey file", func(c *Config) { c.NATS.NKeyFile = "/etc/harmony-agent/nats.nk" }, nil},
 		{"token file", func(c *Config) { c.NATS.TokenFile = "/etc/harmony-agent/nats.token" }, nil},

@@ -42,7 +42,11 @@ type ReadEvent struct {
 // OpenEvents opens a reader of the events on filter (EventsFilter); idle
 // bounds the wait for each stored event.
 func OpenEvents(ctx context.Context, js jetstream.JetStream, filter string, idle time.Duration) (*EventReader, error) {
-	st, err := js.Stream(ctx, fleet.EventsStream)
+	var st jetstream.Stream
+	err := Read(ctx, readWithin(js), func(ctx context.Context) (err error) {
+		st, err = js.Stream(ctx, fleet.EventsStream)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("stream %s not found: run harmony-fleet init", fleet.EventsStream)
 	}
@@ -50,7 +54,12 @@ func OpenEvents(ctx context.Context, js jetstream.JetStream, filter string, idle
 		return nil, fmt.Errorf("open stream %s: %w", fleet.EventsStream, err)
 	}
 	r := &EventReader{idle: idle}
-	switch m, err := st.GetLastMsgForSubject(ctx, filter); {
+	var m *jetstream.RawStreamMsg
+	err = Read(ctx, readWithin(js), func(ctx context.Context) (err error) {
+		m, err = st.GetLastMsgForSubject(ctx, filter)
+		return err
+	})
+	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("read stream %s on %s: %w", fleet.EventsStream, filter, err)

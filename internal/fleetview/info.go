@@ -14,9 +14,14 @@ import (
 	"github.com/harmony-edge/harmony-agent/fleet"
 )
 
-// OpenBucket opens KV bucket name, saying to run init when it is missing.
+// OpenBucket opens KV bucket name, saying to run init when it is missing;
+// the look-up is retried (Read) within js's request timeout.
 func OpenBucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, name)
+	var kv jetstream.KeyValue
+	err := Read(ctx, readWithin(js), func(ctx context.Context) (err error) {
+		kv, err = js.KeyValue(ctx, name)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, fmt.Errorf("bucket %s not found: run harmony-fleet init", name)
 	}

@@ -47,7 +47,7 @@ func TestCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3}); err != nil {
 		t.Fatalf("CreateStream R3: %v", err)
@@ -62,9 +62,21 @@ func TestCluster(t *testing.T) {
 		}
 	}
 	nodes[lost].Shutdown()
-	if _, err := js.Publish(ctx, "t.a", []byte("x")); err != nil {
-		t.Fatalf("Publish with %s down: %v", nodes[lost].Name(), err)
+	// Through a node that stays up: a connection to the lost one would
+	// first have to notice and reconnect. Each attempt is bounded, since a
+	// request sent while the cluster re-forms may get no answer.
+	up := connect(t, c.Node(c.StreamLeader("T")).ClientURL())
+	jsUp, err := jetstream.New(up)
+	if err != nil {
+		t.Fatal(err)
 	}
+	var perr error
+	waitFor(t, "a publish acknowledged with "+nodes[lost].Name()+" down", func() bool {
+		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+		defer pcancel()
+		_, perr = jsUp.Publish(pctx, "t.a", []byte("x"), jetstream.WithMsgID("one"))
+		return perr == nil
+	})
 	if err := nodes[lost].Restart(); err != nil {
 		t.Fatalf("Restart %s: %v", nodes[lost].Name(), err)
 	}
