@@ -253,7 +253,13 @@ func (o ConnOptions) natsOptions(log *zap.Logger) ([]nats.Option, error) {
 		// nats.go re-reads the file on every connect (rotation); read it
 		// once now to fail early.
 		if _, err := readSecret("creds file", o.CredsFile, log); err != nil {
-			return nil, err
+			// A device installed before its creds keeps running and
+			// connects once the file is there (the .deb names it
+			// before the operator copies it in); a command fails.
+			if o.FailFast || !errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
+			log.Warn("creds file missing; connecting once it is installed", zap.String("file", o.CredsFile), zap.Error(err))
 		}
 		opts = append(opts, nats.UserCredentials(o.CredsFile))
 	case o.NKeyFile != "":
