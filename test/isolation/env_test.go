@@ -22,6 +22,7 @@ import (
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/creds"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 )
 
 // waitTimeout bounds every wait for a result; generous for a loaded
@@ -54,7 +55,8 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 
 // newEnv bootstraps, starts the server from the bootstrap's configuration
 // file as written (but on loopback and a random port), creates the
-// buckets and stream as harmony-fleet init does, and enrols devices.
+// buckets and stream as harmony-fleet init does, and enrols devices
+// (creds.IssueDeviceUser only: enrol is device add).
 func newEnv(t *testing.T, devices ...fleet.DeviceID) *env {
 	t.Helper()
 	boot, err := creds.Bootstrap(filepath.Join(t.TempDir(), "boot"), -1)
@@ -82,14 +84,9 @@ func newEnv(t *testing.T, devices ...fleet.DeviceID) *env {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t, waitTimeout)
-	if _, err := e.adminJS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fleet.DesiredStateBucket, History: 5, Storage: jetstream.FileStorage}); err != nil {
-		t.Fatalf("create %s: %v", fleet.DesiredStateBucket, err)
-	}
-	if _, err := e.adminJS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fleet.DeviceInfoBucket, History: 1, Storage: jetstream.FileStorage}); err != nil {
-		t.Fatalf("create %s: %v", fleet.DeviceInfoBucket, err)
-	}
-	if _, err := e.adminJS.CreateStream(ctx, jetstream.StreamConfig{Name: fleet.EventsStream, Subjects: []string{fleet.EventsSubjects}, Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute}); err != nil {
-		t.Fatalf("create %s: %v", fleet.EventsStream, err)
+	// What harmony-fleet init creates (device-registry included).
+	if err := natsconn.EnsureResources(ctx, e.adminJS, natsconn.ResourceSettings{}); err != nil {
+		t.Fatalf("create the fleet's resources: %v", err)
 	}
 
 	signing, err := creds.LoadSeed(boot.AccountSigning, nkeys.PrefixByteAccount)
@@ -260,10 +257,16 @@ func (l *serverLog) violations() []string {
 // poll calls cond until it reports true or waitTimeout passes.
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	pollWithin(t, waitTimeout, what, cond)
+}
+
+// pollWithin calls cond until it reports true or d passes.
+func pollWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, waitTimeout)
+			t.Fatalf("%s: not within %s", what, d)
 		}
 		time.Sleep(20 * time.Millisecond) // polling a condition
 	}
