@@ -15,7 +15,6 @@ package main
 // are its children.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -41,6 +40,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
 	"github.com/harmony-edge/harmony-agent/internal/runtime/process"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 const (
@@ -365,30 +365,8 @@ func (a *agentRun) epoch() fleet.AgentEpoch {
 	return fleet.AgentEpoch(e)
 }
 
-// syncBuffer is a bytes.Buffer safe for the agent's writes and the test's
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
-}
+// syncBuffer is the shared synchronised buffer.
+type syncBuffer = testsupport.SyncBuffer
 
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(t testing.TB, what string, cond func() bool) {
@@ -400,15 +378,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // after waitTimeout with what() as the thing waited for.
 func poll(t testing.TB, cond func() bool, what func() string) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what())
-		}
-		<-tick.C
-	}
+	testsupport.Poll(t, waitTimeout, cond, what)
 }
 
 // --- desired state ---

@@ -173,9 +173,6 @@ func (r resourceJSON) describe() string {
 	return strings.Join(parts, ", ")
 }
 
-// kvStream is the name of the stream behind KV bucket name.
-func kvStream(bucket string) string { return "KV_" + bucket }
-
 func limit(d time.Duration) string {
 	if d <= 0 {
 		return "unbounded"

@@ -13,6 +13,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 // The README's cluster example, on one server: the connection flags
@@ -105,7 +106,7 @@ func columnStarts(header string) []int {
 func TestEventsFollowAligned(t *testing.T) {
 	e := start(t, true)
 	e.publish(t, applied("pi-1", "web", 1, "", fleet.PhasePending, ""))
-	var stdout, stderr syncBuffer
+	var stdout, stderr testsupport.SyncBuffer
 	stop := e.runAsync(t, &stdout, &stderr, "events", "--follow")
 	eventually(t, "events --follow prints the stored event", func() bool { return strings.Contains(stdout.String(), "- -> pending") })
 
@@ -150,7 +151,7 @@ func TestStatusWatchPrintsChangesOnly(t *testing.T) {
 		t.Run(tc.output, func(t *testing.T) {
 			e := start(t, true)
 			statusFixture(t, e)
-			var stdout, stderr syncBuffer
+			var stdout, stderr testsupport.SyncBuffer
 			stop := e.runAsync(t, &stdout, &stderr, "status", "web", "--watch", "-o", tc.output)
 			count := func(what string) int { return strings.Count(strings.Join(strings.Fields(stdout.String()), " "), what) }
 			eventually(t, "status --watch prints the status", func() bool { return count(tc.first) == 1 })

@@ -17,6 +17,7 @@ import (
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 const epoch fleet.AgentEpoch = 1875123456789012
@@ -145,18 +146,12 @@ func (e fleetEnv) publishRaw(t *testing.T, subject string, data []byte) {
 // eventually polls cond until it holds or waitTimeout passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", waitTimeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testsupport.Poll(t, waitTimeout, cond, func() string { return what })
 }
 
 // runAsync runs harmony-fleet until the returned stop is called; stop
 // returns the exit code.
-func (e fleetEnv) runAsync(t *testing.T, stdout, stderr *syncBuffer, args ...string) (stop func() int) {
+func (e fleetEnv) runAsync(t *testing.T, stdout, stderr *testsupport.SyncBuffer, args ...string) (stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -523,7 +518,7 @@ func TestStatusEmpty(t *testing.T) {
 func TestStatusWatch(t *testing.T) {
 	e := start(t, true)
 	statusFixture(t, e)
-	var stdout, stderr syncBuffer
+	var stdout, stderr testsupport.SyncBuffer
 	stop := e.runAsync(t, &stdout, &stderr, "status", "--watch", "-o", "json")
 	eventually(t, "status --watch prints the status", func() bool { return strings.Contains(stdout.String(), statusWeb) })
 
@@ -682,7 +677,7 @@ func TestEvents(t *testing.T) {
 func TestEventsFollow(t *testing.T) {
 	e := start(t, true)
 	e.publish(t, applied("pi-1", "web", 1, "", fleet.PhasePending, ""))
-	var stdout, stderr syncBuffer
+	var stdout, stderr testsupport.SyncBuffer
 	stop := e.runAsync(t, &stdout, &stderr, "events", "--follow", "--deployment", "web")
 	eventually(t, "events --follow prints the stored event", func() bool { return strings.Contains(stdout.String(), "- -> pending") })
 

@@ -13,6 +13,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/desired"
 	"github.com/harmony-edge/harmony-agent/internal/runtime"
 	"github.com/harmony-edge/harmony-agent/internal/runtime/process"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -53,13 +54,7 @@ func (r *recorder) snapshot() []fleet.StateChangeEvent {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testsupport.Poll(t, timeout, cond, func() string { return what })
 }
 
 // checkContiguous fails unless evs carry sequences 1..len(evs) of the

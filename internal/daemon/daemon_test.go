@@ -21,6 +21,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/daemon"
 	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 const (
@@ -31,13 +32,7 @@ const (
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", waitTimeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testsupport.Poll(t, waitTimeout, cond, func() string { return what })
 }
 
 // agentConfig is a configuration for device against url, state in a

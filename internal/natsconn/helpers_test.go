@@ -14,6 +14,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 // waitTimeout bounds every wait for a result; generous for a loaded CI box.
@@ -53,13 +54,5 @@ func ctxT(t *testing.T) context.Context {
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", waitTimeout, what)
-		}
-		<-tick.C
-	}
+	testsupport.Poll(t, waitTimeout, cond, func() string { return what })
 }

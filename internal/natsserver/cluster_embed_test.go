@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 // TestCluster: three nodes with distinct URLs and a meta leader; an R3
@@ -93,11 +94,5 @@ func TestCluster(t *testing.T) {
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 30s", what)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the cluster's state
-	}
+	testsupport.Poll(t, 30*time.Second, ok, func() string { return what })
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/config"
 	"github.com/harmony-edge/harmony-agent/internal/daemon"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 const module = "github.com/harmony-edge/harmony-agent"
@@ -119,7 +120,7 @@ type agent struct {
 	id       fleet.DeviceID
 	stateDir string
 	logs     *observer.ObservedLogs
-	text     *syncBuffer // the log as JSON lines
+	text     *testsupport.SyncBuffer // the log as JSON lines
 	done     chan error
 	stop     context.CancelFunc
 }
@@ -147,7 +148,7 @@ func (e *env) agentConfig(t *testing.T, id fleet.DeviceID) config.Config {
 func startAgent(t *testing.T, cfg config.Config) *agent {
 	t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
-	text := &syncBuffer{}
+	text := &testsupport.SyncBuffer{}
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 	log := zap.New(zapcore.NewTee(core, zapcore.NewCore(enc, zapcore.AddSync(text), zap.DebugLevel)))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -318,22 +319,4 @@ func (e *env) putDesired(t *testing.T, id fleet.DeviceID, dep fleet.DeploymentNa
 		_, err := kv.Put(ctx, fleet.DesiredKey(id, dep), []byte(value))
 		return err == nil
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/creds"
 	"github.com/harmony-edge/harmony-agent/internal/natsconn"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 // waitTimeout bounds every wait for a result; generous for a loaded
@@ -257,17 +258,11 @@ func (l *serverLog) violations() []string {
 // poll calls cond until it reports true or waitTimeout passes.
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	pollWithin(t, waitTimeout, what, cond)
+	testsupport.Poll(t, waitTimeout, cond, func() string { return what })
 }
 
 // pollWithin calls cond until it reports true or d passes.
 func pollWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition
-	}
+	testsupport.Poll(t, d, cond, func() string { return what })
 }

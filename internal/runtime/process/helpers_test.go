@@ -17,6 +17,7 @@ import (
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/runtime"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 func TestMain(m *testing.M) {
@@ -134,17 +135,7 @@ func (h *harness) cleanup() {
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
+	testsupport.Poll(t, waitTimeout, cond, func() string { return what })
 }
 
 // waitState polls Observe until the deployment is in state want.
