@@ -242,6 +242,27 @@ func (l *serverLog) Errorf(format string, v ...any) {
 	l.errors = append(l.errors, fmt.Sprintf(format, v...))
 }
 
+// all returns the server's logged errors.
+func (l *serverLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.errors...)
+}
+
+// authFailures returns the server's logged refusals of a connection's
+// credentials (the lines do not name the user).
+func (l *serverLog) authFailures() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range l.errors {
+		if strings.Contains(line, "authentication error") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // violations returns the server's logged permission violations.
 func (l *serverLog) violations() []string {
 	l.mu.Lock()
