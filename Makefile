@@ -33,9 +33,18 @@ build-dev: ## build both binaries with the embedded NATS server (for --dev)
 	CGO_ENABLED=0 $(GO) build -trimpath -tags $(DEVTAGS) -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
 .PHONY: run
-run: build-dev ## run the agent on its embedded default (NATS in-process, process runtime)
-	mkdir -p $(CURDIR)/.dev-state
-	HARMONY_AGENT_STATE_DIR=$(CURDIR)/.dev-state ./bin/harmony-agent run --dev --config configs/dev.yaml
+# make run signs too: a dev signing key is made once under the dev state
+# directory, and the dev agent trusts only it (trust.keys), so the README's
+# walkthrough signs its values (HARMONY_FLEET_SIGNING_KEY_FILE) and shows
+# an unsigned one refused.
+DEV_STATE := $(CURDIR)/.dev-state
+DEV_KEY   := $(DEV_STATE)/dev-signing.nk
+
+run: build-dev ## run the agent on its embedded default (NATS in-process, process runtime, trusting the dev signing key)
+	mkdir -p $(DEV_STATE)
+	@[ -f $(DEV_KEY) ] || ./bin/harmony-fleet keys new -o $(DEV_KEY) >/dev/null
+	HARMONY_AGENT_STATE_DIR=$(DEV_STATE) HARMONY_AGENT_TRUST_KEYS="$$(./bin/harmony-fleet keys public $(DEV_KEY))" \
+	  ./bin/harmony-agent run --dev --config configs/dev.yaml
 
 # staticcheck is pinned; make lint installs it into $(GOBIN) when missing
 # (or of another version) from the Go module proxy.
@@ -59,6 +68,7 @@ test-integration: ## only the tests against real NATS and podman: agent, runtime
 
 .PHONY: test
 test: lint ## everything CI runs: lint, every test with -race (podman set up), then the packaging checks
+	@scripts/browser/env.sh >/dev/null # installs chromium when missing, for internal/api's browser test
 	@$(WITH_PODMAN) $(GO) test -race -tags $(DEVTAGS) -count=1 ./...
 	$(MAKE) test-packaging
 

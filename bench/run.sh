@@ -81,6 +81,8 @@ if [ -n "$PROFILE" ]; then
 	aggprof=(-cpuprofile "$OUT/aggregate.cpu.pprof" -memprofile "$OUT/aggregate.mem.pprof" -o "$OUT/aggregate.test")
 fi
 step aggregate "$GO" test -run '^$' -bench . -benchmem -cpu 1 "${aggprof[@]}" ./fleet/aggregate
+step api "$GO" test -run '^$' -bench '^BenchmarkDeploymentsAPI$' -benchtime 2000x ./internal/api
+step dashboard "$GO" test -run '^$' -bench '^BenchmarkDashboardFirstLoad$' -benchtime 20x ./internal/api
 e2e binary-size '^BenchmarkBinarySize$' 1x
 e2e agent-idle '^BenchmarkAgentIdle$' 1x
 e2e convergence '^BenchmarkConvergence$' "${CHANGES}x"

@@ -363,7 +363,7 @@ func TestDriftRestartsPerPolicy(t *testing.T) {
 func TestMissingBinaryRecovers(t *testing.T) {
 	h := newHarness(t)
 	h.start(agentConfig{})
-	prog := filepath.Join(t.TempDir(), "server")
+	prog := filepath.Join(openDir(t), "server") // the workload's user (nobody) must reach it
 	h.put("late", spec(fleet.RestartAlways, nil, prog))
 	evs := h.waitEvents("late failed", h.deploymentEvents("late"), hasCount(2))
 	last := evs[1].Transition

@@ -65,7 +65,10 @@ type Config struct {
 	Publisher Publisher
 	// Cache, when set, keeps the desired state on disk for an offline
 	// boot.
-	Cache           *desired.Cache
+	Cache *desired.Cache
+	// Decoder turns each desired value into a spec or refuses it; nil
+	// decodes bare specs (fleet.DecodeSpec).
+	Decoder         Decoder
 	Workers         int
 	ResyncInterval  time.Duration
 	BackoffInitial  time.Duration
@@ -155,6 +158,9 @@ func New(cfg Config) (*Agent, error) {
 	setDefault(&cfg.StopTimeout, DefaultStopTimeout)
 	setDefault(&cfg.HistoryCapacity, DefaultHistory)
 	setDefault(&cfg.TickInterval, DefaultTickInterval)
+	if cfg.Decoder == nil {
+		cfg.Decoder = specDecoder{}
+	}
 	host, _ := os.Hostname()
 	available := make(map[fleet.RuntimeKind]bool, len(cfg.Runtimes))
 	for kind, rt := range cfg.Runtimes {
@@ -313,11 +319,12 @@ func (a *Agent) apply(u desired.Update, fromNATS bool) {
 	if fromNATS && a.cfg.Cache != nil {
 		a.cfg.Cache.Apply(u) // no I/O: the cache's own goroutine writes
 	}
+	decoded := a.decodeChanged(u.Entries)
 	a.mu.Lock()
 	seen := make(map[fleet.DeploymentName]bool, len(u.Entries))
-	for _, e := range u.Entries {
+	for i, e := range u.Entries {
 		seen[e.Deployment] = !e.Deleted
-		a.setDesiredLocked(e)
+		a.setDesiredLocked(e, decoded[i])
 	}
 	first := false
 	if u.Full && fromNATS {
@@ -351,7 +358,38 @@ func countEntries(entries []desired.Entry) (live, deleted int) {
 	return live, deleted
 }
 
-func (a *Agent) setDesiredLocked(e desired.Entry) {
+// decodeResult is what the Decoder made of one entry's value; nil for an
+// entry that needs no decoding (a delete, or the value already held).
+type decodeResult struct {
+	spec fleet.DeploymentSpec
+	err  error
+}
+
+// decodeChanged decodes the values of entries that differ from the ones
+// held, without Agent.mu: verifying a signature and remembering its
+// generation (a file write) must not hold up the workers. Only Run's
+// goroutine changes the held values, so what it reads here is still true
+// when setDesiredLocked runs.
+func (a *Agent) decodeChanged(entries []desired.Entry) []*decodeResult {
+	out := make([]*decodeResult, len(entries))
+	a.mu.Lock()
+	for i, e := range entries {
+		if d := a.deps[e.Deployment]; !e.Deleted && (d == nil || !d.desired || !bytes.Equal(d.raw, e.Value)) {
+			out[i] = &decodeResult{}
+		}
+	}
+	a.mu.Unlock()
+	for i, e := range entries {
+		if out[i] != nil {
+			out[i].spec, out[i].err = a.cfg.Decoder.Decode(e.Deployment, e.Value)
+		}
+	}
+	return out
+}
+
+// setDesiredLocked takes entry e; dec is what decodeChanged made of its
+// value (nil: unchanged or deleted).
+func (a *Agent) setDesiredLocked(e desired.Entry, dec *decodeResult) {
 	d := a.deps[e.Deployment]
 	if d == nil {
 		d = &deployment{}
@@ -362,10 +400,16 @@ func (a *Agent) setDesiredLocked(e desired.Entry) {
 		d.desired = false
 		return
 	}
-	if d.desired && bytes.Equal(d.raw, e.Value) {
-		return
+	if dec == nil {
+		if d.desired && bytes.Equal(d.raw, e.Value) {
+			return // unchanged
+		}
+		// An update naming a deployment twice, its second value being
+		// the one held before it: rare enough to decode under the lock.
+		dec = &decodeResult{}
+		dec.spec, dec.err = a.cfg.Decoder.Decode(e.Deployment, e.Value)
 	}
-	spec, err := fleet.DecodeSpec(e.Value)
+	spec, err := dec.spec, dec.err
 	hash := ""
 	if err == nil {
 		hash = fleet.SpecHash(spec)
@@ -503,7 +547,7 @@ func (a *Agent) reconcile(ctx context.Context, name fleet.DeploymentName) {
 		case err != nil && ctx.Err() != nil:
 			return // the agent is stopping: cancellation is not a failure
 		case err != nil:
-			f.Err = err.Error() // the next decision reports it
+			f.Err = mask(err.Error(), f.Spec.Env) // the next decision reports it
 		case act.Kind.final():
 			return
 		}
@@ -548,7 +592,7 @@ func (a *Agent) act(ctx context.Context, name fleet.DeploymentName, f *facts, ac
 		msg := act.Error
 		if act.QuoteLog && rt != nil {
 			if tail, err := rt.LogTail(ctx, a.cfg.Device, name, logTailBytes); err == nil && tail != "" {
-				msg += ": " + tail
+				msg += ": " + mask(tail, f.Spec.Env)
 			}
 		}
 		a.report(name, act, msg)

@@ -16,6 +16,14 @@
 // copy shares the spec's slices and maps with the agent's state: a spec is
 // replaced whole, never changed in place.
 //
+// Desired values are turned into specs by the Config.Decoder (decoder.go)
+// on Run's goroutine, without Agent.mu, once per value that changed: the
+// daemon's verifies the signature and checks the device policy. A refused
+// value keeps the last good spec (its workload runs on, roll forward only)
+// and the deployment is failed with the refusal's text. Text quoted from a
+// workload into last_error (its log tail, its runtime's errors) has the
+// values of the spec's env masked (mask.go).
+//
 // Ownership and locks:
 //   - Agent.mu guards the reconciler state, the deployments (desired value,
 //     where the workload lives, failures, backoff, handled exit) and

@@ -23,7 +23,8 @@ var commentedKey = regexp.MustCompile(`(?m)^(\s*)# (\s*[a-z][a-z0-9_]*:(?: .*)?)
 
 // The example config ships as /etc/harmony-agent/agent.yaml: it must pass
 // check-config as is, and what it sets must be the defaults, but for the
-// device's name and its creds file.
+// device's name, its creds file, and runtime.process.default_user:
+// harmony-app, the user the .deb creates.
 func TestShippedConfigIsValid(t *testing.T) {
 	clearEnv(t)
 	got, err := Load(shippedConfig)
@@ -33,6 +34,7 @@ func TestShippedConfigIsValid(t *testing.T) {
 	want := Default()
 	want.DeviceID = "my-device"
 	want.NATS.CredsFile = "/etc/harmony-agent/device.creds" // the .deb expects it (issue 11)
+	want.Runtime.Process.DefaultUser = "harmony-app"        // the user the .deb creates
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q) = %+v, want the defaults %+v", shippedConfig, got, want)
 	}

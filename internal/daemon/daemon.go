@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -53,6 +52,10 @@ type Options struct {
 	// the configuration opens (tests and benchmarks: a runtime that runs
 	// nothing). Run does not close them.
 	Runtimes map[fleet.RuntimeKind]runtime.Runtime
+	// Refused, when set, is called with the reason (Refused* constants)
+	// of every desired value refused by the trust check or the policy: a
+	// metrics counter's hook. It must not block.
+	Refused func(reason string)
 }
 
 // Run runs the agent of cfg until ctx is done and returns within
@@ -80,9 +83,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	log.Info("starting", zap.String("version", o.Version), zap.String("commit", o.Commit))
 
 	// The state directory: a problem is reported, never fatal (section 7).
-	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
-		log.Error("state directory unusable; running without persisted state", zap.String("dir", cfg.StateDir), zap.Error(err))
-	}
+	secureStateDir(cfg.StateDir, log)
 	epoch := newEpoch(cfg.StateDir, log)
 	log = log.With(zap.Uint64("epoch", uint64(epoch)))
 
@@ -172,6 +173,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 		Runtimes:        runtimes,
 		Publisher:       pub,
 		Cache:           cache,
+		Decoder:         newDecoder(cfg, o.Refused, log),
 		Workers:         cfg.Reconcile.Workers,
 		ResyncInterval:  cfg.Reconcile.ResyncInterval,
 		BackoffInitial:  cfg.Reconcile.BackoffInitial,

@@ -27,7 +27,11 @@ func openRuntimes(cfg config.Config, log *zap.Logger) (map[fleet.RuntimeKind]run
 	var closers []func()
 	var proc *process.Runtime
 	openProc := func() (runtime.Runtime, error) {
-		p, err := process.New(process.Config{StateDir: filepath.Join(cfg.StateDir, "process"), Logf: log.Named("process").Sugar().Infof})
+		p, err := process.New(process.Config{
+			StateDir:    filepath.Join(cfg.StateDir, "process"),
+			DefaultUser: cfg.Runtime.Process.DefaultUser,
+			Logf:        log.Named("process").Sugar().Infof,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("process runtime unusable (state_dir %s): %w", cfg.StateDir, err)
 		}

@@ -60,6 +60,8 @@ var importRules = []struct {
 	{"github.com/nats-io/jwt", []string{"internal/creds"}},
 	{"github.com/spf13/viper", []string{"internal/config"}},
 	{"github.com/coreos/go-systemd", []string{"internal/systemd"}},
+	{"github.com/prometheus/client_golang", []string{"internal/api"}},
+	{"github.com/chromedp", nil},
 	{"github.com/nats-io/nkeys", []string{"fleet/signed", "internal/creds", "internal/natsconn", "internal/natsserver", "cmd"}},
 }
 

@@ -60,6 +60,15 @@ func TestFleet(t *testing.T) {
 	step("init; every agent reports")
 	e.mustFleet("init")
 	e.mustFleet("init") // idempotent
+	// Selectors match the operator-owned labels of device-registry, not
+	// the ones agents report: enrol each device with its labels.
+	for _, d := range devices {
+		args := []string{"device", "add", d}
+		for k, v := range e.confs[d].labels {
+			args = append(args, "--label", k+"="+v)
+		}
+		e.mustFleet(args...)
+	}
 	e.waitDevices(fmt.Sprintf("devices lists %v", devices), func(d devicesOut) bool {
 		return len(d.Devices) == len(devices) && !slices.ContainsFunc(d.Devices, func(dev device) bool {
 			return !slices.Contains(devices, dev.ID) || dev.Stale

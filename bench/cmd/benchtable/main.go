@@ -269,6 +269,12 @@ var sections = []section{
 		{figure: "fleet sim, paced: events stored (floor) / folded live", value: m(`^BenchmarkFleetSim/devices=\d+/rate=\d+$`, "applied-events/s"), floor: m(`^BenchmarkFleetSim/devices=\d+/rate=\d+$`, "stored-events/s"), format: fmtRate},
 		{figure: "fleet sim, paced: lag when the devices stopped", value: m(`^BenchmarkFleetSim/devices=\d+/rate=\d+$`, "lag-events"), format: fmtN},
 	}},
+	{"HTTP API and dashboard (internal/api, 10,000 devices x 3 deployments, in-memory view)", []row{
+		{figure: "GET /api/v1/deployments, p50", value: m(`^BenchmarkDeploymentsAPI$`, "p50-ms"), format: fmtMs},
+		{figure: "GET /api/v1/deployments, p99", value: m(`^BenchmarkDeploymentsAPI$`, "p99-ms"), format: fmtMs, checks: []check{atMost(50, "≤ 50 ms")}},
+		{figure: "dashboard first load in headless Chromium, mean", value: m(`^BenchmarkDashboardFirstLoad$`, "load-ms"), format: fmtMs, checks: []check{atMost(1000, "≤ 1 s")}},
+		{figure: "dashboard first load in headless Chromium, worst", value: m(`^BenchmarkDashboardFirstLoad$`, "worst-load-ms"), format: fmtMs},
+	}},
 	{"Podman: busybox container started (floor: plain `podman run -d --network none --init`)", []row{
 		{figure: "agent: put to `running` stored, p50", value: m(`^BenchmarkPodman/agent$`, "p50-ms"), floor: m(`^BenchmarkPodman/podman-run$`, "p50-ms"), format: fmtMs, checks: []check{ratioAtMost(1.2)}},
 		{figure: "agent: put to `running` stored, max", value: m(`^BenchmarkPodman/agent$`, "max-ms"), floor: m(`^BenchmarkPodman/podman-run$`, "max-ms"), format: fmtMs},

@@ -28,6 +28,15 @@
 // group whose id is its pid, and a signal to the agent's process group (a
 // Ctrl-C, systemd stopping the agent) never reaches it.
 //
+// The child runs as the spec's user, else Config.DefaultUser: a user name
+// (resolved through os/user, with its supplementary groups) or "uid:gid"
+// (as is, no supplementary groups). An agent running as root sets the
+// child's credentials (its own groups are dropped); an unprivileged agent
+// runs children only as itself (ErrCannotSwitchUser otherwise). The log
+// and the pid file stay the agent's: the child needs no access to the
+// state directory, only to its program and working_dir (a working_dir it
+// may not enter is named as such).
+//
 // # Stopping
 //
 // Remove, and Apply when it replaces a process with another spec hash or

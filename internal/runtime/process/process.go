@@ -66,6 +66,13 @@ type Config struct {
 	// LogCheckInterval is how often log sizes are checked; 0 means
 	// DefaultLogCheckInterval.
 	LogCheckInterval time.Duration
+	// DefaultUser is who a workload whose spec names no user runs as: a
+	// user name or "uid:gid" (runtime.process.default_user). "" runs it
+	// as the agent's own user. An agent running as root switches to the
+	// user (its uid, gid and supplementary groups); an unprivileged agent
+	// can run workloads only as itself and fails the others with
+	// ErrCannotSwitchUser.
+	DefaultUser string
 	// Logf, when set, receives the runtime's transitions (start, stop,
 	// exit, adoption) and the problems it recovers from (a corrupt pid
 	// file). It must be safe for concurrent use.
@@ -78,6 +85,7 @@ type Runtime struct {
 	maxLogBytes      int64
 	logCheckInterval time.Duration
 	logf             func(string, ...any)
+	defaultUser      string
 
 	// logs serialise the log files of each deployment.
 	logs logLocks
@@ -165,6 +173,7 @@ func New(cfg Config) (*Runtime, error) {
 		maxLogBytes:      cfg.MaxLogBytes,
 		logCheckInterval: cfg.LogCheckInterval,
 		logf:             cfg.Logf,
+		defaultUser:      cfg.DefaultUser,
 		closing:          make(chan struct{}),
 		procs:            make(map[fleet.DeploymentName]*proc),
 		subs:             make(map[*subscriber]struct{}),
@@ -452,6 +461,16 @@ func (r *Runtime) start(device fleet.DeviceID, name fleet.DeploymentName, spec f
 	if err := checkDir(spec.WorkingDir); err != nil {
 		return runtime.Status{}, err
 	}
+	who := spec.User
+	if who == "" {
+		who = r.defaultUser
+	}
+	cred, id, err := credential(who)
+	if err != nil {
+		return runtime.Status{}, err
+	}
+	// The log is opened here, by the agent, and handed over as fds 1 and
+	// 2: the workload's user needs no access to it or its directory.
 	lock := r.logs.of(name)
 	lock.Lock()
 	logFile, err := openLog(r.logPath(name))
@@ -468,9 +487,14 @@ func (r *Runtime) start(device fleet.DeviceID, name fleet.DeploymentName, spec f
 		Dir:         spec.WorkingDir,
 		Stdout:      logFile,
 		Stderr:      logFile,
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Credential: cred},
 	}
 	if err := cmd.Start(); err != nil {
+		// The child enters working_dir after switching user: exec then
+		// blames the program ("fork/exec /bin/x: permission denied").
+		if id != nil && spec.WorkingDir != "" && errors.Is(err, syscall.EACCES) && !searchable(spec.WorkingDir, *id) {
+			return runtime.Status{}, fmt.Errorf("working_dir %s: not accessible to user %s (uid %d): %w", spec.WorkingDir, id.name, id.uid, syscall.EACCES)
+		}
 		return runtime.Status{}, err
 	}
 	pid := cmd.Process.Pid
@@ -506,7 +530,11 @@ func (r *Runtime) start(device fleet.DeviceID, name fleet.DeploymentName, spec f
 	r.wg.Add(1)
 	r.mu.Unlock()
 	go r.reap(p)
-	r.logf("started %s (pid %d, spec %.12s)", name, pid, hash)
+	if id != nil {
+		r.logf("started %s (pid %d, spec %.12s, user %s uid %d)", name, pid, hash, id.name, id.uid)
+	} else {
+		r.logf("started %s (pid %d, spec %.12s)", name, pid, hash)
+	}
 	r.notify(device, name)
 	return runtime.Status{
 		Deployment: name,
