@@ -85,6 +85,15 @@ func TestAgentsSufficient(t *testing.T) {
 	})
 	e.waitEvent(t, "pi-1", fleet.DeploymentName(fmt.Sprintf("b%03d", agentBacklog-1)), fleet.PhaseSucceeded)
 	e.checkNoViolations(t, "a backlog", agents)
+
+	// Stopping deletes the watches' consumers.
+	for _, a := range agents {
+		a.stopWait(t)
+	}
+	if err := e.admin.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	e.checkNoViolations(t, "the agents' stop", agents)
 }
 
 // checkNoViolations fails the test if the server logged a permission
