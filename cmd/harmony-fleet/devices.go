@@ -21,10 +21,12 @@ matches), the labels it reports itself (shown, never used for targeting),
 its agent's version and epoch, the age of its last heartbeat, and the phase
 of each of its deployments. A heartbeat older than --stale-after (3 agent
 heartbeats of 30s) is marked "(stale)": the agent is down, or offline.
-After the table come the devices that report without being enrolled (no
-selector targets them) and the enrolled ones that never reported.
-Snapshots and records that do not decode are skipped and reported on
-stderr.
+HOST is the host's last sample: cpu, memory used of total, the state
+disk's free space, the temperature; a throttled device and a state disk
+under 10% free are also warned about on stderr. After the table come the
+devices that report without being enrolled (no selector targets them) and
+the enrolled ones that never reported. Snapshots and records that do not
+decode are skipped and reported on stderr.
 
 -o json prints {"devices":[...]}: each device's snapshot as the agent wrote
 it (none when it never reported), plus enrolled, registry_labels,
@@ -92,7 +94,14 @@ func cmdDevices(ctx context.Context, out ioStreams, args []string) error {
 	}
 	reportBad(out.stderr, "device-registry record", bad)
 	now := time.Now()
-	return printDevices(out.stdout, *output, mergeDevices(infos, recs, now, *staleAfter), now)
+	list := mergeDevices(infos, recs, now, *staleAfter)
+	if err := printDevices(out.stdout, *output, list, now); err != nil {
+		return err
+	}
+	for _, w := range hostWarnings(list) {
+		fmt.Fprintln(out.stderr, w)
+	}
+	return nil
 }
 
 func printDevices(w io.Writer, output string, list devicesJSON, now time.Time) error {
@@ -104,14 +113,14 @@ func printDevices(w io.Writer, output string, list devicesJSON, now time.Time) e
 		return err
 	}
 	tw := newTable(w)
-	row(tw, "DEVICE", "ENROLLED", "LABELS", "REPORTED", "VERSION", "EPOCH", "HEARTBEAT", "DEPLOYMENTS")
+	row(tw, "DEVICE", "ENROLLED", "LABELS", "REPORTED", "VERSION", "EPOCH", "HEARTBEAT", "HOST", "DEPLOYMENTS")
 	for _, d := range list.Devices {
 		enrolled, labels := "no", "-"
 		if d.Enrolled {
 			enrolled, labels = "yes", formatLabels(d.RegistryLabels)
 		}
 		if d.DeviceInfo == nil {
-			row(tw, d.DeviceID, enrolled, oneLine(labels), "-", "-", "-", "never", "-")
+			row(tw, d.DeviceID, enrolled, oneLine(labels), "-", "-", "-", "never", "-", "-")
 			continue
 		}
 		heartbeat := "never"
@@ -121,7 +130,7 @@ func printDevices(w io.Writer, output string, list devicesJSON, now time.Time) e
 		if d.Stale {
 			heartbeat += " (stale)"
 		}
-		row(tw, d.DeviceID, enrolled, oneLine(labels), oneLine(formatLabels(d.Labels)), oneLine(d.AgentVersion), d.AgentEpoch, heartbeat, formatPhases(d.Deployments))
+		row(tw, d.DeviceID, enrolled, oneLine(labels), oneLine(formatLabels(d.Labels)), oneLine(d.AgentVersion), d.AgentEpoch, heartbeat, formatHost(d.Host), formatPhases(d.Deployments))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -79,6 +79,10 @@ Usage:
   harmony-fleet devices                              every device, its labels and heartbeat
   harmony-fleet events [--device ID] [--deployment NAME] [--follow]
                                                      the phase changes, one per line
+  harmony-fleet logs DEVICE DEPLOYMENT [--tail N] [--follow] [--timestamps]
+                                                     a workload's output, asked of its agent
+  harmony-fleet restart DEPLOYMENT --device ID       stop and start a workload on one device
+  harmony-fleet ping DEVICE [--count N]              the agent's version, epoch, uptime; round-trip times
   harmony-fleet device add|label|remove|permissions ID ...
                                                      enrol devices: credentials, operator-owned labels
   harmony-fleet creds bootstrap --dir DIR            operator, accounts and a nats-server config, for users without nsc

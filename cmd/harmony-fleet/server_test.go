@@ -558,18 +558,18 @@ func TestDevices(t *testing.T) {
 	if len(lines) != 6 {
 		t.Fatalf("devices table: want a header, 3 rows and 2 notes:\n%s", out)
 	}
-	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"DEVICE", "ENROLLED", "LABELS", "REPORTED", "VERSION", "EPOCH", "HEARTBEAT", "DEPLOYMENTS"}) {
+	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"DEVICE", "ENROLLED", "LABELS", "REPORTED", "VERSION", "EPOCH", "HEARTBEAT", "HOST", "DEPLOYMENTS"}) {
 		t.Errorf("devices header = %v", got)
 	}
 	pi1, pi2, pi3 := strings.Fields(lines[1]), strings.Fields(lines[2]), strings.Fields(lines[3])
-	if want := []string{"pi-1", "yes", "site=paris", "site=lyon,tier=edge", "0.3.0", fmt.Sprint(epoch)}; len(pi1) != 8 || !slices.Equal(pi1[:6], want) ||
-		!strings.HasSuffix(pi1[6], "s") || pi1[7] != "db=failed,web=running" {
-		t.Errorf("devices row of pi-1 = %q, want %v, a heartbeat in seconds, db=failed,web=running", lines[1], want)
+	if want := []string{"pi-1", "yes", "site=paris", "site=lyon,tier=edge", "0.3.0", fmt.Sprint(epoch)}; len(pi1) != 9 || !slices.Equal(pi1[:6], want) ||
+		!strings.HasSuffix(pi1[6], "s") || pi1[7] != "-" || pi1[8] != "db=failed,web=running" {
+		t.Errorf("devices row of pi-1 = %q, want %v, a heartbeat in seconds, no host, db=failed,web=running", lines[1], want)
 	}
-	if want := []string{"pi-2", "no", "-", "-", "0.3.0", fmt.Sprint(epoch), "5m", "(stale)", "-"}; !slices.Equal(pi2, want) {
+	if want := []string{"pi-2", "no", "-", "-", "0.3.0", fmt.Sprint(epoch), "5m", "(stale)", "-", "-"}; !slices.Equal(pi2, want) {
 		t.Errorf("devices row of pi-2 = %q, want %v", lines[2], want)
 	}
-	if want := []string{"pi-3", "yes", "role=db", "-", "-", "-", "never", "-"}; !slices.Equal(pi3, want) {
+	if want := []string{"pi-3", "yes", "role=db", "-", "-", "-", "never", "-", "-"}; !slices.Equal(pi3, want) {
 		t.Errorf("devices row of pi-3 = %q, want %v", lines[3], want)
 	}
 	if !strings.HasPrefix(lines[4], "not enrolled, reporting: pi-2 (") || lines[5] != "enrolled, never reported: pi-3" {

@@ -79,8 +79,29 @@ type Config struct {
 	// OnTick, when set, is called from Run's goroutine every TickInterval
 	// while the agent is healthy (the cmd sends WATCHDOG=1 and STATUS=).
 	OnTick func(Summary)
-	Log    *zap.Logger
+	// Metrics, when set, is told what the agent does, for its own
+	// metrics (metrics.listen).
+	Metrics Metrics
+	Log     *zap.Logger
 }
+
+// Metrics counts what the agent does. Its methods are called with the
+// agent's lock held: they must be quick and never block.
+type Metrics interface {
+	// Transition counts a recorded transition into phase to ("removed"
+	// for a removal).
+	Transition(to string)
+	// WorkloadRestart counts a workload started again: reason is
+	// "policy" (its restart policy, after an exit) or "requested"
+	// (Restart).
+	WorkloadRestart(reason string)
+}
+
+// nopMetrics counts nothing.
+type nopMetrics struct{}
+
+func (nopMetrics) Transition(string)      {}
+func (nopMetrics) WorkloadRestart(string) {}
 
 // Summary is a count of the deployments by phase.
 type Summary struct {
@@ -133,6 +154,8 @@ type deployment struct {
 	timer        *time.Timer
 	// handledExit identifies the last exit already acted upon.
 	handledExit string
+	// restart is set by Restart and taken by the next pass.
+	restart bool
 }
 
 // New returns an Agent; cfg.Device, cfg.Epoch, cfg.Publisher and cfg.Log
@@ -150,6 +173,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
 	}
 	setDefault(&cfg.Workers, DefaultWorkers)
 	setDefault(&cfg.ResyncInterval, DefaultResyncInterval)
@@ -524,7 +550,7 @@ func (a *Agent) facts(name fleet.DeploymentName) (facts, bool) {
 	return facts{
 		Desired: d.desired, HaveFull: a.haveFull, Spec: d.spec, Hash: d.hash, SpecErr: errText(d.specErr),
 		Where: d.where, Available: a.available, Failures: d.failures, BackoffUntil: d.backoffUntil,
-		HandledExit: d.handledExit,
+		HandledExit: d.handledExit, Restart: d.takeRestart(),
 	}, true
 }
 
@@ -583,10 +609,25 @@ func (a *Agent) act(ctx context.Context, name fleet.DeploymentName, f *facts, ac
 		if act.Pending {
 			a.report(name, action{Phase: fleet.PhasePending}, "")
 		}
+		if act.Kind == actRestart {
+			a.cfg.Metrics.WorkloadRestart("policy")
+		}
 		st, err := rt.Apply(ctx, runtime.Workload{Device: a.cfg.Device, Deployment: name, Spec: f.Spec, SpecHash: f.Hash})
 		if err != nil {
 			return err
 		}
+		f.Observed, f.Started = &st, true
+	case actForceRestart:
+		a.cfg.Metrics.WorkloadRestart("requested")
+		a.report(name, action{Phase: fleet.PhasePending}, "")
+		if err := a.removeOwn(ctx, rt, name, f.Spec, act.Runtime, log); err != nil {
+			return fmt.Errorf("restart: %w", err)
+		}
+		st, err := rt.Apply(ctx, runtime.Workload{Device: a.cfg.Device, Deployment: name, Spec: f.Spec, SpecHash: f.Hash})
+		if err != nil {
+			return err
+		}
+		log.Info("workload restarted on request", zap.String("runtime", string(act.Runtime)), zap.String("id", st.ID))
 		f.Observed, f.Started = &st, true
 	case actReport, actAdopt:
 		msg := act.Error
@@ -712,6 +753,11 @@ func (a *Agent) emitTransitionLocked(tr reconciler.RecordedTransition) {
 	if tr.Transition.LastError != "" {
 		fields = append(fields, zap.String("error", tr.Transition.LastError))
 	}
+	to := string(tr.Transition.To)
+	if tr.Transition.Kind == fleet.KindRemoved {
+		to = "removed"
+	}
+	a.cfg.Metrics.Transition(to)
 	ev := tr.Event(a.cfg.Device)
 	a.out.emit(effect{level: zap.InfoLevel, msg: "transition", fields: fields, event: &ev})
 }

@@ -35,6 +35,9 @@ type facts struct {
 	Failures     int
 	BackoffUntil time.Time
 	HandledExit  string
+	// Restart reports whether a restart was asked for (Agent.Restart)
+	// since the last pass.
+	Restart bool
 
 	// Set by the pass: Observed is what the runtime reported (by Observe,
 	// or by Apply when Started); Err is the error of the last act.
@@ -71,6 +74,9 @@ const (
 	// actAdopt: record the phase of a workload found in a runtime before
 	// the desired state is known; nothing is started or removed.
 	actAdopt
+	// actForceRestart: a restart was asked for; stop and remove the
+	// workload in Runtime, apply the spec again, then decide again.
+	actForceRestart
 	// actRemove: no longer desired; remove the workload from Runtime (""
 	// when no runtime holds it), then record removed.
 	actRemove
@@ -97,6 +103,8 @@ func (k actionKind) String() string {
 		return "report"
 	case actAdopt:
 		return "adopt"
+	case actForceRestart:
+		return "force-restart"
 	case actRemove:
 		return "remove"
 	}
@@ -107,7 +115,7 @@ func (k actionKind) String() string {
 // what they did back into facts for another decision.
 func (k actionKind) final() bool {
 	switch k {
-	case actObserve, actMove, actStart, actReplace, actRestart:
+	case actObserve, actMove, actStart, actReplace, actRestart, actForceRestart:
 		return false
 	}
 	return true
@@ -170,6 +178,9 @@ func decide(f facts, now time.Time) action {
 		return action{Kind: actObserve, Runtime: f.Spec.Runtime, SetWhere: true}
 	}
 	st := *f.Observed
+	if f.Restart && !f.Started && st.State != runtime.StateMissing && st.SpecHash == f.Hash {
+		return action{Kind: actForceRestart, Runtime: f.Spec.Runtime, Pending: true}
+	}
 	if !f.Started && (st.State == runtime.StateMissing || st.State == runtime.StateCreated || st.SpecHash != f.Hash) {
 		a := action{Kind: actStart, Runtime: f.Spec.Runtime, Pending: f.Failures == 0}
 		if st.State != runtime.StateMissing && st.SpecHash != f.Hash {

@@ -1,10 +1,13 @@
 package config
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
@@ -39,6 +42,38 @@ type Config struct {
 	Outbox            Outbox            // outbox
 	Log               Log               // log
 	Policy            Policy            // policy
+	Metrics           Metrics           // metrics
+}
+
+// Metrics configures the agent's own Prometheus metrics (ARCHITECTURE 11).
+type Metrics struct {
+	// Listen is the address of the local /metrics listener; "" (the
+	// default) serves none. A bare ":port" or "port" listens on
+	// 127.0.0.1 only (metrics.listen); see ListenAddr.
+	Listen string
+}
+
+// ListenAddr returns the address to listen on: Listen with an empty host
+// (":9464") or no host at all ("9464") made 127.0.0.1, or "" when off.
+func (m Metrics) ListenAddr() (string, error) {
+	if m.Listen == "" {
+		return "", nil
+	}
+	s := m.Listen
+	if !strings.Contains(s, ":") {
+		s = ":" + s
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("port %q: want 1..65535", port)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 // NATS is how the agent reaches its NATS servers. At most one way to

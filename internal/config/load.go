@@ -72,6 +72,7 @@ var fields = []field{
 	{"policy.podman.volume_paths", func(c *Config) any { return &c.Policy.Podman.VolumePaths }},
 	{"policy.podman.registries", func(c *Config) any { return &c.Policy.Podman.Registries }},
 	{"policy.podman.low_ports", func(c *Config) any { return &c.Policy.Podman.LowPorts }},
+	{"metrics.listen", func(c *Config) any { return &c.Metrics.Listen }},
 }
 
 // knownKeys returns every configuration key, sorted.

@@ -199,8 +199,8 @@ func TestLoad(t *testing.T) {
 		},
 		{
 			name:     "unknown section is reported once",
-			file:     ptr("device_id: pi-017\nmetrics:\n  port: 9100\n  path: /metrics\n"),
-			wantErrs: []string{`unknown key "metrics" (line 2)`},
+			file:     ptr("device_id: pi-017\ntelemetry:\n  port: 9100\n  path: /metrics\n"),
+			wantErrs: []string{`unknown key "telemetry" (line 2)`},
 		},
 		{
 			name:     "unknown key without a value",

@@ -90,6 +90,10 @@ func (c Config) Validate() error {
 		}
 	}
 
+	if _, err := c.Metrics.ListenAddr(); err != nil {
+		v.add("metrics.listen", "%q: %v (want host:port, or :port for 127.0.0.1)", c.Metrics.Listen, err)
+	}
+
 	return errors.Join(v.errs...)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/agent"
 	"github.com/harmony-edge/harmony-agent/internal/config"
 	"github.com/harmony-edge/harmony-agent/internal/desired"
+	"github.com/harmony-edge/harmony-agent/internal/metrics"
 	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 	"github.com/harmony-edge/harmony-agent/internal/publisher"
@@ -156,12 +157,15 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	watcher.Store(w)
 
 	var a *agent.Agent
+	mets := newAgentMetrics()
 	pub := publisher.New(js, publisher.Config{
 		Device:            cfg.DeviceID,
 		MsgIDNonce:        fleet.NewMsgIDNonce(), // once per run, published nowhere else
 		OutboxCapacity:    cfg.Outbox.Capacity,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		Info:              func() fleet.DeviceInfo { return a.Info() },
+		Host:              newHostSampler(cfg.StateDir, runtimes).Sample,
+		OnPublished:       mets.latency.ObserveDuration,
 		Resources:         resources(js, cfg.NATS.CreateResources || cfg.NATS.Embedded),
 		Log:               log,
 	})
@@ -173,7 +177,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 		Runtimes:        runtimes,
 		Publisher:       pub,
 		Cache:           cache,
-		Decoder:         newDecoder(cfg, o.Refused, log),
+		Decoder:         newDecoder(cfg, mets.refusedHook(o.Refused), log),
 		Workers:         cfg.Reconcile.Workers,
 		ResyncInterval:  cfg.Reconcile.ResyncInterval,
 		BackoffInitial:  cfg.Reconcile.BackoffInitial,
@@ -182,10 +186,23 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 		HistoryCapacity: cfg.History.Capacity,
 		TickInterval:    tickInterval(notify),
 		OnTick:          statusReporter(notify, nc.IsConnected, pub, log),
+		Metrics:         mets,
 		Log:             log,
 	})
 	if err != nil {
 		return err
+	}
+
+	ops := startDeviceOps(nc, cfg.DeviceID, o.Version, epoch, a, runtimes, log)
+	defer stopDeviceOps(ops)
+	mets.observe(a, pub, nc)
+	if addr, _ := cfg.Metrics.ListenAddr(); addr != "" { // validated by config
+		if srv, err := metrics.Listen(addr, mets.reg); err != nil {
+			log.Error("metrics listener unavailable; running without it", zap.Error(err))
+		} else {
+			log.Info("serving metrics", zap.String("url", "http://"+srv.Addr()+"/metrics"))
+			defer srv.Close()
+		}
 	}
 
 	if err := notify.Ready(); err != nil {

@@ -81,6 +81,14 @@ type Config struct {
 	// and HeartbeatAt. It is called from Run's and Flush's goroutine and
 	// must be safe for that. nil: no DeviceInfo is written.
 	Info func() fleet.DeviceInfo
+	// Host, when set, samples the host's metrics for each DeviceInfo put
+	// (ARCHITECTURE 3.5 host; internal/hostinfo's Sampler.Sample). It is
+	// called where Info is.
+	Host func() fleet.HostInfo
+	// OnPublished, when set, is called with the time from sending an
+	// event to its JetStream ack, for each acknowledged event (the
+	// agent's publish latency histogram). It must not block.
+	OnPublished func(time.Duration)
 	// Log is the parent logger; nil logs nothing.
 	Log *zap.Logger
 }
@@ -412,8 +420,12 @@ func (p *NATS) sendHeadLocked(ctx context.Context) error {
 	}
 	e := head.event
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.PublishTimeout)
+	sent := time.Now()
 	ack, err := p.js.PublishMsg(pctx, &nats.Msg{Subject: e.Subject(), Data: head.data}, jetstream.WithMsgID(e.MsgID(p.cfg.MsgIDNonce)))
 	cancel()
+	if err == nil && p.cfg.OnPublished != nil {
+		p.cfg.OnPublished(time.Since(sent))
+	}
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err() // stopping: not a failure
 	}
@@ -523,6 +535,10 @@ func (p *NATS) writeInfoLocked(ctx context.Context) error {
 	info.OutboxDropped = p.dropped
 	p.mu.Unlock()
 	info.HeartbeatAt = time.Now().UTC()
+	if p.cfg.Host != nil && info.Host == nil {
+		h := p.cfg.Host()
+		info.Host = &h
+	}
 	data, err := json.Marshal(info)
 	if err != nil {
 		return fmt.Errorf("encode device info: %w", err)

@@ -96,7 +96,7 @@ func TestRevokedAgent(t *testing.T) {
 	e := newEnv(t)
 	e.enrol(t, "pi-1")
 	e.enrol(t, "pi-2")
-	agents := map[fleet.DeviceID]*agent{}
+	agents := map[fleet.DeviceID]*agentRun{}
 	for _, id := range []fleet.DeviceID{"pi-1", "pi-2"} {
 		e.putDesired(t, id, "web", sleepSpec)
 		agents[id] = startAgent(t, e.agentConfig(t, id))

@@ -114,9 +114,9 @@ func (e *env) enrol(t *testing.T, id fleet.DeviceID, labels ...string) {
 	e.credsFile[id], e.userPub[id] = credsOut, m[1]
 }
 
-// agent is one harmony-agent run in-process (daemon.Run), logging at
+// agentRun is one harmony-agent run in-process (daemon.Run), logging at
 // debug level.
-type agent struct {
+type agentRun struct {
 	id       fleet.DeviceID
 	stateDir string
 	logs     *observer.ObservedLogs
@@ -145,14 +145,14 @@ func (e *env) agentConfig(t *testing.T, id fleet.DeviceID) config.Config {
 // startAgent runs an agent with cfg until the test ends (or stopAgent);
 // the workloads it started are killed at the end of the test (stopping an
 // agent never stops them).
-func startAgent(t *testing.T, cfg config.Config) *agent {
+func startAgent(t *testing.T, cfg config.Config) *agentRun {
 	t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	text := &testsupport.SyncBuffer{}
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 	log := zap.New(zapcore.NewTee(core, zapcore.NewCore(enc, zapcore.AddSync(text), zap.DebugLevel)))
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &agent{id: cfg.DeviceID, stateDir: cfg.StateDir, logs: logs, text: text, done: make(chan error, 1), stop: cancel}
+	a := &agentRun{id: cfg.DeviceID, stateDir: cfg.StateDir, logs: logs, text: text, done: make(chan error, 1), stop: cancel}
 	go func() { a.done <- daemon.Run(ctx, cfg, log, daemon.Options{Version: "isolation-test"}) }()
 	t.Cleanup(func() {
 		a.stopWait(t)
@@ -162,7 +162,7 @@ func startAgent(t *testing.T, cfg config.Config) *agent {
 }
 
 // stopWait stops the agent and waits for Run to return.
-func (a *agent) stopWait(t *testing.T) {
+func (a *agentRun) stopWait(t *testing.T) {
 	t.Helper()
 	a.stop()
 	select {
@@ -202,7 +202,7 @@ func killWorkloads(t *testing.T, stateDir string) {
 
 // warned reports whether the agent logged, at warn, a message containing
 // msg whose error contains errText.
-func (a *agent) warned(msg, errText string) bool {
+func (a *agentRun) warned(msg, errText string) bool {
 	for _, en := range a.logs.FilterLevelExact(zap.WarnLevel).All() {
 		if !strings.Contains(en.Message, msg) {
 			continue

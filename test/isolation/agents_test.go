@@ -44,7 +44,7 @@ func TestAgentsSufficient(t *testing.T) {
 		e.putDesired(t, id, "web", sleepSpec)
 	}
 	cfgs := map[fleet.DeviceID]config.Config{}
-	agents := map[fleet.DeviceID]*agent{}
+	agents := map[fleet.DeviceID]*agentRun{}
 	for _, id := range devices {
 		cfgs[id] = e.agentConfig(t, id)
 		agents[id] = startAgent(t, cfgs[id])
@@ -98,7 +98,7 @@ func TestAgentsSufficient(t *testing.T) {
 
 // checkNoViolations fails the test if the server logged a permission
 // violation, or an agent saw one.
-func (e *env) checkNoViolations(t *testing.T, during string, agents map[fleet.DeviceID]*agent) {
+func (e *env) checkNoViolations(t *testing.T, during string, agents map[fleet.DeviceID]*agentRun) {
 	t.Helper()
 	if v := e.srvLog.violations(); len(v) > 0 {
 		t.Errorf("during %s the server logged %d permission violations: %q", during, len(v), v)
