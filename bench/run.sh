@@ -13,6 +13,7 @@
 #   BENCH_CHANGES       convergence changes (2000; quick 200)
 #   BENCH_COLD_RUNS     cold starts per side (3; quick 1)
 #   BENCH_PODMAN_RUNS   containers per side (5; quick 2)
+#   BENCH_STATUS_RUNS   status and floor reads per stream size (5; quick 3)
 #   BENCH_ONLY          a regexp of step names to run (e.g. 'convergence|replay')
 #   BENCH_PROFILE=1     CPU and memory profiles of each step in BENCH_OUT
 #   BENCH_OUT           results directory (/tmp/harmony-bench)
@@ -20,7 +21,7 @@
 #                       not make test's, whose teardown would stop it mid-run
 #   BENCH_REPORT        the report written (BENCHMARKS.md)
 # and the sizes bench/e2e reads itself (BENCH_IDLE, BENCH_COLD_DEPLOYMENTS,
-# BENCH_REPLAY_EVENTS, BENCH_SIM_*: see bench/e2e/knobs_test.go).
+# BENCH_REPLAY_EVENTS, BENCH_SIM_*, BENCH_STATUS_*: see bench/e2e/knobs_test.go).
 #
 # A step that fails does not stop the others; the table says which
 # figures are missing, and the exit status is 1.
@@ -34,13 +35,14 @@ REPORT="${BENCH_REPORT:-BENCHMARKS.md}"
 ONLY="${BENCH_ONLY:-.}"
 PROFILE="${BENCH_PROFILE:-}"
 if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then
-	changes=200 cold=1 podman=2
+	changes=200 cold=1 podman=2 status=3
 else
-	changes=2000 cold=3 podman=5
+	changes=2000 cold=3 podman=5 status=5
 fi
 CHANGES="${BENCH_CHANGES:-$changes}"
 COLD_RUNS="${BENCH_COLD_RUNS:-$cold}"
 PODMAN_RUNS="${BENCH_PODMAN_RUNS:-$podman}"
+STATUS_RUNS="${BENCH_STATUS_RUNS:-$status}"
 
 began=$SECONDS
 mkdir -p "$OUT"
@@ -89,6 +91,7 @@ e2e convergence '^BenchmarkConvergence$' "${CHANGES}x"
 e2e cold-start '^BenchmarkColdStart$' "${COLD_RUNS}x"
 e2e replay '^BenchmarkReplay$' 1x
 e2e fleet-sim '^BenchmarkFleetSim$' 1x
+e2e fleet-status '^BenchmarkFleetStatus$' "${STATUS_RUNS}x"
 
 if [[ podman =~ $ONLY ]]; then
 	echo "== podman set-up: scripts/podman/env.sh $PODMAN_DIR" >&2

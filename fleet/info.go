@@ -32,16 +32,28 @@ type DeviceInfo struct {
 	OutboxDropped uint64 `json:"outbox_dropped"`
 	// Host holds the host's metrics; nil when not sampled.
 	Host *HostInfo `json:"host,omitempty"`
+	// HeartbeatIntervalSeconds is how often the agent rewrites this
+	// snapshot when nothing changes; 0 (absent): DefaultHeartbeatInterval.
+	HeartbeatIntervalSeconds int64 `json:"heartbeat_interval_seconds,omitempty"`
+}
+
+// HeartbeatInterval returns the agent's heartbeat interval, or
+// DefaultHeartbeatInterval when the snapshot does not say.
+func (i DeviceInfo) HeartbeatInterval() time.Duration {
+	if i.HeartbeatIntervalSeconds <= 0 {
+		return DefaultHeartbeatInterval
+	}
+	return time.Duration(i.HeartbeatIntervalSeconds) * time.Second
 }
 
 // DeploymentStatus is one deployment's entry in DeviceInfo.
 type DeploymentStatus struct {
 	Phase     Phase     `json:"phase"`
 	LastError ErrorText `json:"last_error"`
-	// SpecHash is the fleet.SpecHash of the spec Phase is about; ""
-	// (omitted) when the desired value was invalid.
-	SpecHash string   `json:"spec_hash,omitempty"`
-	Revision Revision `json:"revision"`
+	Revision  Revision  `json:"revision"`
+	// SpecHash is the hash of the spec the phase is about (as an event's
+	// spec_hash); empty when the agent does not say.
+	SpecHash string `json:"spec_hash,omitempty"`
 }
 
 // ErrorText is an error message that is JSON null when empty.

@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // MaxSpecBytes is the largest desired-state value accepted.
@@ -350,6 +351,23 @@ func (s DeploymentSpec) Validate() error {
 	slices.Sort(errs) // env is a map: keep the message stable
 	return fmt.Errorf("%w: %s", ErrInvalidSpec, strings.Join(errs, "; "))
 }
+
+// GracePeriod returns how long a workload with grace_period_seconds
+// seconds may take to stop: DefaultGracePeriodSeconds when seconds is 0
+// (or, in a record written before the field existed, below it).
+func GracePeriod(seconds int) time.Duration {
+	if seconds <= 0 {
+		seconds = DefaultGracePeriodSeconds
+	}
+	return time.Duration(seconds) * time.Second
+}
+
+// GracePeriod returns how long s's workload may take to stop.
+func (s DeploymentSpec) GracePeriod() time.Duration { return GracePeriod(s.GracePeriodSeconds) }
+
+// ShortHash abbreviates a spec hash (or a container id) to the 12
+// characters people read in tables and logs.
+func ShortHash(h string) string { return h[:min(len(h), 12)] }
 
 // SpecHash returns the hex SHA-256 of s's canonical JSON (defaults filled
 // in, struct field order, map keys sorted): the same spec gives the same

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 )
@@ -364,5 +365,24 @@ func TestDecodeSpecExactKeys(t *testing.T) {
 	// env keys of any case stay allowed.
 	if _, err := fleet.DecodeSpec([]byte(`{"runtime":"process","command":["/bin/true"],"env":{"Mode":"x","MODE":"y"}}`)); err != nil {
 		t.Fatalf("DecodeSpec(env keys differing by case) = %v, want nil", err)
+	}
+}
+
+func TestGracePeriodAndShortHash(t *testing.T) {
+	for _, tt := range []struct {
+		seconds int
+		want    time.Duration
+	}{{0, 10 * time.Second}, {-1, 10 * time.Second}, {1, time.Second}, {3600, time.Hour}} {
+		if got := fleet.GracePeriod(tt.seconds); got != tt.want {
+			t.Errorf("GracePeriod(%d) = %v, want %v", tt.seconds, got, tt.want)
+		}
+	}
+	if got := (fleet.DeploymentSpec{GracePeriodSeconds: 30}).GracePeriod(); got != 30*time.Second {
+		t.Errorf("DeploymentSpec{30}.GracePeriod() = %v, want 30s", got)
+	}
+	for in, want := range map[string]string{"": "", "abc": "abc", "c275172d7b6e": "c275172d7b6e", "c275172d7b6e4a": "c275172d7b6e"} {
+		if got := fleet.ShortHash(in); got != want {
+			t.Errorf("ShortHash(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -28,6 +28,9 @@ import (
 //	BENCH_SIM_CONNS         connections the devices share (20)
 //	BENCH_SIM_DURATION      how long the devices publish (20s; quick 5s)
 //	BENCH_SIM_RATE          total events/s the devices offer; 0 as fast as the server acks (0)
+//	BENCH_STATUS_DEVICES    devices of BenchmarkFleetStatus, 3 deployments each (10000)
+//	BENCH_STATUS_EVENTS     the stream sizes it measures, growing, comma-separated
+//	                        (200000,2000000; quick 20000,200000)
 
 // quick reports whether BENCH_QUICK asks for a short run.
 func quick() bool {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 
 	"github.com/spf13/pflag"
 
@@ -119,6 +120,11 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	cfg, path, err := loadConfig(f)
 	if err != nil {
 		return err
+	}
+	if f := cfg.NATS.CredsFile; f != "" {
+		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stderr, "harmony-agent: warning: nats.creds_file %s does not exist (yet): the agent runs, and connects once it is installed (harmony-fleet device add issues it)\n", f)
+		}
 	}
 	for _, f := range []string{cfg.NATS.CredsFile, cfg.NATS.NKeyFile, cfg.NATS.PasswordFile, cfg.NATS.TokenFile, cfg.NATS.TLS.KeyFile} {
 		if f == "" {

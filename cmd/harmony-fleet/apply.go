@@ -279,7 +279,7 @@ func printKeys(w io.Writer, output string, k keysJSON) error {
 		if r.Revision != 0 {
 			rev = fmt.Sprint(r.Revision)
 		}
-		row(tw, r.Device, r.Key, action, shortHash(k.SpecHash), rev)
+		row(tw, r.Device, r.Key, action, fleet.ShortHash(k.SpecHash), rev)
 	}
 	return tw.Flush()
 }

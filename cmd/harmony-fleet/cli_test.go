@@ -225,7 +225,7 @@ func TestExampleSpecs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "apply web -f configs/examples/web.yaml --device dev-device\nDEVICE      KEY             ACTION   SPEC          REVISION\n" +
-		"dev-device  dev-device.web  created  " + shortHash(fleet.SpecHash(spec))
+		"dev-device  dev-device.web  created  " + fleet.ShortHash(fleet.SpecHash(spec))
 	if !strings.Contains(string(readme), want) {
 		t.Errorf("README.md does not show\n%s", want)
 	}

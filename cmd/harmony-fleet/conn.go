@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -37,10 +38,13 @@ type connFlags struct {
 	user     string
 	password string
 	token    string
-	tlsCA    string
-	tlsCert  string
-	tlsKey   string
-	timeout  time.Duration
+	// passwordFile and tokenFile hold the secret, read by natsconn.
+	passwordFile string
+	tokenFile    string
+	tlsCA        string
+	tlsCert      string
+	tlsKey       string
+	timeout      time.Duration
 }
 
 // connEnv maps each connection flag to its environment variable.
@@ -51,6 +55,8 @@ var connEnv = []struct{ flag, env string }{
 	{"user", "HARMONY_FLEET_USER"},
 	{"password", "HARMONY_FLEET_PASSWORD"},
 	{"token", "HARMONY_FLEET_TOKEN"},
+	{"password-file", "HARMONY_FLEET_PASSWORD_FILE"},
+	{"token-file", "HARMONY_FLEET_TOKEN_FILE"},
 	{"tlsca", "HARMONY_FLEET_TLSCA"},
 	{"tlscert", "HARMONY_FLEET_TLSCERT"},
 	{"tlskey", "HARMONY_FLEET_TLSKEY"},
@@ -64,8 +70,10 @@ func addConnFlags(fs *pflag.FlagSet) *connFlags {
 	fs.StringVar(&c.creds, "creds", "", "user credentials (JWT + nkey) file ($HARMONY_FLEET_CREDS)")
 	fs.StringVar(&c.nkey, "nkey", "", "nkey seed file ($HARMONY_FLEET_NKEY)")
 	fs.StringVar(&c.user, "user", "", "user name, with --password ($HARMONY_FLEET_USER)")
-	fs.StringVar(&c.password, "password", "", "password ($HARMONY_FLEET_PASSWORD)")
-	fs.StringVar(&c.token, "token", "", "authentication token ($HARMONY_FLEET_TOKEN)")
+	fs.StringVar(&c.password, "password", "", "password, visible to other local users: prefer --password-file ($HARMONY_FLEET_PASSWORD)")
+	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the password, with --user ($HARMONY_FLEET_PASSWORD_FILE)")
+	fs.StringVar(&c.token, "token", "", "authentication token, visible to other local users: prefer --token-file ($HARMONY_FLEET_TOKEN)")
+	fs.StringVar(&c.tokenFile, "token-file", "", "file holding the authentication token ($HARMONY_FLEET_TOKEN_FILE)")
 	fs.StringVar(&c.tlsCA, "tlsca", "", "CA bundle that signs the servers' certificates; turns TLS on ($HARMONY_FLEET_TLSCA)")
 	fs.StringVar(&c.tlsCert, "tlscert", "", "client certificate file, with --tlskey ($HARMONY_FLEET_TLSCERT)")
 	fs.StringVar(&c.tlsKey, "tlskey", "", "client private key file, with --tlscert ($HARMONY_FLEET_TLSKEY)")
@@ -98,7 +106,7 @@ func (c *connFlags) resolve(fs *pflag.FlagSet) error {
 		return usagef("%s: --timeout %v: must be positive", cmd, c.timeout)
 	}
 	kinds := 0
-	for _, set := range []bool{c.creds != "", c.nkey != "", c.user != "" || c.password != "", c.token != ""} {
+	for _, set := range []bool{c.creds != "", c.nkey != "", c.user != "" || c.password != "" || c.passwordFile != "", c.token != "" || c.tokenFile != ""} {
 		if set {
 			kinds++
 		}
@@ -106,7 +114,11 @@ func (c *connFlags) resolve(fs *pflag.FlagSet) error {
 	switch {
 	case kinds > 1:
 		return usagef("%s: give one of --creds, --nkey, --user/--password, --token", cmd)
-	case (c.user == "") != (c.password == ""):
+	case c.password != "" && c.passwordFile != "":
+		return usagef("%s: give one of --password and --password-file", cmd)
+	case c.token != "" && c.tokenFile != "":
+		return usagef("%s: give one of --token and --token-file", cmd)
+	case (c.user == "") != (c.password == "" && c.passwordFile == ""):
 		return usagef("%s: --user and --password go together", cmd)
 	case (c.tlsCert == "") != (c.tlsKey == ""):
 		return usagef("%s: --tlscert and --tlskey go together", cmd)
@@ -142,6 +154,7 @@ func (c *connFlags) servers() string { return natsconn.RedactURLs(c.urls()) }
 // the agent, it does not wait for a server: when none answers, it fails at
 // once and says so.
 func (c *connFlags) connect(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
+	c.warnReadable(ctx)
 	nc, err := c.connectCore()
 	if err != nil {
 		return nil, nil, err
@@ -177,7 +190,9 @@ func (c *connFlags) connectCore() (*nats.Conn, error) {
 		NKeyFile:       c.nkey,
 		User:           c.user,
 		Password:       c.password,
+		PasswordFile:   c.passwordFile,
 		Token:          c.token,
+		TokenFile:      c.tokenFile,
 		TLSCAFile:      c.tlsCA,
 		TLSCertFile:    c.tlsCert,
 		TLSKeyFile:     c.tlsKey,
@@ -190,6 +205,36 @@ func (c *connFlags) connectCore() (*nats.Conn, error) {
 		return nil, connectError(c.urls(), err)
 	}
 	return nc, nil
+}
+
+// warnReadable warns, on the context's warnings writer, about each secret
+// file of c that group or others can read (ARCHITECTURE 8.5).
+func (c *connFlags) warnReadable(ctx context.Context) {
+	for _, f := range []struct{ flag, path string }{{"--creds", c.creds}, {"--nkey", c.nkey}, {"--password-file", c.passwordFile}, {"--token-file", c.tokenFile}} {
+		if f.path == "" {
+			continue
+		}
+		if err := natsconn.CheckSecretMode(f.path); err != nil {
+			fmt.Fprintf(warnings(ctx), "harmony-fleet: warning: %s: %v\n", f.flag, err)
+		}
+	}
+}
+
+// warningsKey is the context key of the writer warnings go to.
+type warningsKey struct{}
+
+// withWarnings returns ctx carrying w, where the commands' warnings that
+// have no other way out (the connection's) are written.
+func withWarnings(ctx context.Context, w io.Writer) context.Context {
+	return context.WithValue(ctx, warningsKey{}, w)
+}
+
+// warnings returns the writer withWarnings put in ctx, or io.Discard.
+func warnings(ctx context.Context) io.Writer {
+	if w, ok := ctx.Value(warningsKey{}).(io.Writer); ok {
+		return w
+	}
+	return io.Discard
 }
 
 // inboxPrefix is this run's inbox prefix: _INBOX_harmony-fleet, then a

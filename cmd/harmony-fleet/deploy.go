@@ -127,7 +127,7 @@ func cmdDeploy(ctx context.Context, out ioStreams, args []string) error {
 		}
 	} else {
 		fmt.Fprintf(out.stdout, "fleet deployment %s: generation %d, spec %s, selector %s\n",
-			d.Name, d.Generation, shortHash(fleet.SpecHash(d.Spec)), formatLabels(d.Selector))
+			d.Name, d.Generation, fleet.ShortHash(fleet.SpecHash(d.Spec)), formatLabels(d.Selector))
 	}
 	if !f.wait {
 		return nil
@@ -292,7 +292,7 @@ func dryRun(ctx context.Context, js jetstream.JetStream, out ioStreams, output s
 		return writeJSON(out.stdout, r)
 	}
 	fmt.Fprintf(out.stdout, "dry run: nothing written\nfleet deployment %s, spec %s, selector %s: %d devices targeted\n",
-		d.Name, shortHash(r.SpecHash), formatLabels(d.Selector), len(r.Targeted))
+		d.Name, fleet.ShortHash(r.SpecHash), formatLabels(d.Selector), len(r.Targeted))
 	for i, w := range waves {
 		ids := make([]string, len(w))
 		for j, id := range w {
@@ -487,7 +487,7 @@ func rolloutChange(ctx context.Context, out ioStreams, verb string, args []strin
 	}
 	switch verb {
 	case "undo":
-		fmt.Fprintf(out.stdout, "fleet deployment %s: back to spec %s as generation %d\n", name, shortHash(fleet.SpecHash(d.Spec)), d.Generation)
+		fmt.Fprintf(out.stdout, "fleet deployment %s: back to spec %s as generation %d\n", name, fleet.ShortHash(fleet.SpecHash(d.Spec)), d.Generation)
 	default:
 		fmt.Fprintf(out.stdout, "fleet deployment %s: %sd\n", name, verb)
 	}

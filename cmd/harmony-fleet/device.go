@@ -445,6 +445,7 @@ func revokeUser(ctx context.Context, out ioStreams, conn *connFlags, rv *revokeF
 	}
 	sys := *conn
 	sys.creds, sys.nkey, sys.user, sys.password, sys.token = rv.systemCreds, "", "", "", ""
+	sys.passwordFile, sys.tokenFile = "", ""
 	snc, err := sys.connectCore()
 	if err != nil {
 		return fmt.Errorf("connect with the system creds: %w", err)

@@ -14,21 +14,34 @@ import (
 
 const devicesHelp = `Usage: harmony-fleet devices [flags]
 
-Lists every device that has a snapshot in bucket device-info: its agent's
-version and epoch, its labels, the age of its last heartbeat, and the phase
-of each of its deployments. A heartbeat older than --stale-after (3 agent
-heartbeats of 30s) is marked "(stale)": the agent is down, or offline.
-HOST is the host's last sample: cpu, memory used of total, the state
-disk's free space, the temperature; a throttled device and a state disk
-under 10% free are also warned about on stderr.
-Snapshots that do not decode are skipped and reported on stderr.
+Lists every device that has a snapshot in bucket device-info or a record
+in bucket device-registry: whether it is enrolled, its registry labels
+(set by harmony-fleet device add|label: the only labels --selector
+matches), the labels it reports itself (shown, never used for targeting),
+its agent's version and epoch, the age of its last heartbeat, its
+liveness, whether it is converged, and the phase of each of its
+deployments. Liveness is online (a heartbeat within two of the agent's
+heartbeat intervals), stale (within three) or offline. Converged is yes
+when every fleet deployment whose selector matches its registry labels runs
+(or succeeded) there with its current spec, no when one does not, unknown
+when the agent does not report spec hashes. HOST is the host's last
+sample: cpu, memory used of total, the state disk's free space, the
+temperature; a throttled device and a state disk under 10% free are also
+warned about on stderr. After the table come the devices that report
+without being enrolled (no selector targets them) and the enrolled ones
+that never reported. Snapshots and records that do not decode are skipped
+and reported on stderr.
 
 -o json prints {"devices":[...]}: each device's snapshot as the agent wrote
-it, plus heartbeat_age_seconds (-1 when it never sent one) and stale.
+it (none when it never reported), plus enrolled, registry_labels,
+reported, heartbeat_age_seconds (-1 when it never sent one), stale (older
+than --stale-after), liveness (online, stale or offline), converged (yes,
+no or unknown) and targeted (the fleet deployments that target it).
 
 Examples:
   harmony-fleet devices
-  harmony-fleet devices -o json | jq -r '.devices[] | select(.stale) | .device_id'
+  harmony-fleet devices -o json | jq -r '.devices[] | select(.liveness != "online") | .device_id'
+  harmony-fleet devices -o json | jq -r '.devices[] | select(.enrolled | not) | .device_id'
   harmony-fleet devices --stale-after 5m
 `
 
@@ -42,10 +55,21 @@ type devicesJSON struct {
 }
 
 type deviceJSON struct {
-	fleet.DeviceInfo
+	DeviceID fleet.DeviceID `json:"device_id"`
+	// DeviceInfo is the device's snapshot; nil when it never reported.
+	*fleet.DeviceInfo
+	// Enrolled reports whether the device has a device-registry record;
+	// RegistryLabels are its labels there, the ones selectors match.
+	Enrolled       bool              `json:"enrolled"`
+	RegistryLabels map[string]string `json:"registry_labels,omitempty"`
+	Reported       bool              `json:"reported"`
 	// HeartbeatAgeSeconds is -1 when the snapshot has no heartbeat time.
 	HeartbeatAgeSeconds int64 `json:"heartbeat_age_seconds"`
 	Stale               bool  `json:"stale"`
+	// Liveness, Converged and Targeted are fleetview.JoinDevices'.
+	Liveness  fleetview.Liveness     `json:"liveness"`
+	Converged fleetview.Convergence  `json:"converged"`
+	Targeted  []fleet.DeploymentName `json:"targeted"`
 }
 
 func cmdDevices(ctx context.Context, out ioStreams, args []string) error {
@@ -74,17 +98,13 @@ func cmdDevices(ctx context.Context, out ioStreams, args []string) error {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	reportBad(out.stderr, "device-info snapshot", bad)
-
-	now := time.Now()
-	list := devicesJSON{Devices: make([]deviceJSON, 0, len(infos))}
-	for _, info := range infos {
-		d := deviceJSON{DeviceInfo: info, HeartbeatAgeSeconds: -1, Stale: true}
-		if !info.HeartbeatAt.IsZero() {
-			age := now.Sub(info.HeartbeatAt)
-			d.HeartbeatAgeSeconds, d.Stale = int64(max(age, 0)/time.Second), age > *staleAfter
-		}
-		list.Devices = append(list.Devices, d)
+	rec, badRec, err := fleetview.ReadRecords(ctx, js, conn.timeout)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
 	}
+	reportBad(out.stderr, "record", badRec)
+	now := time.Now()
+	list := mergeDevices(infos, rec, now, *staleAfter)
 	if err := printDevices(out.stdout, *output, list, now); err != nil {
 		return err
 	}
@@ -103,18 +123,26 @@ func printDevices(w io.Writer, output string, list devicesJSON, now time.Time) e
 		return err
 	}
 	tw := newTable(w)
-	row(tw, "DEVICE", "VERSION", "EPOCH", "LABELS", "HEARTBEAT", "HOST", "DEPLOYMENTS")
+	row(tw, "DEVICE", "ENROLLED", "LABELS", "REPORTED", "VERSION", "EPOCH", "HEARTBEAT", "LIVENESS", "CONVERGED", "HOST", "DEPLOYMENTS")
 	for _, d := range list.Devices {
+		enrolled, labels := "no", "-"
+		if d.Enrolled {
+			enrolled, labels = "yes", formatLabels(d.RegistryLabels)
+		}
+		if d.DeviceInfo == nil {
+			row(tw, d.DeviceID, enrolled, oneLine(labels), "-", "-", "-", "never", d.Liveness, d.Converged, "-", "-")
+			continue
+		}
 		heartbeat := "never"
 		if d.HeartbeatAgeSeconds >= 0 {
 			heartbeat = formatAge(now.Sub(d.HeartbeatAt))
 		}
-		if d.Stale {
-			heartbeat += " (stale)"
-		}
-		row(tw, d.DeviceID, oneLine(d.AgentVersion), d.AgentEpoch, oneLine(formatLabels(d.Labels)), heartbeat, formatHost(d.Host), formatPhases(d.Deployments))
+		row(tw, d.DeviceID, enrolled, oneLine(labels), oneLine(formatLabels(d.Labels)), oneLine(d.AgentVersion), d.AgentEpoch, heartbeat, d.Liveness, d.Converged, formatHost(d.Host), formatPhases(d.Deployments))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printEnrolment(w, list)
 }
 
 // formatPhases writes deployments as name=phase,... sorted by name; "-"

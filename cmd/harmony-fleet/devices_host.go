@@ -64,6 +64,9 @@ func throttledNow(flags []fleet.ThrottleFlag) bool {
 func hostWarnings(list devicesJSON) []string {
 	var out []string
 	for _, d := range list.Devices {
+		if d.DeviceInfo == nil { // enrolled, never reported
+			continue
+		}
 		h := d.Host
 		if h == nil {
 			continue

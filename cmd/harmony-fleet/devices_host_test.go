@@ -36,9 +36,10 @@ func TestFormatHost(t *testing.T) {
 		})
 	}
 	warn := hostWarnings(devicesJSON{Devices: []deviceJSON{
-		{DeviceInfo: fleet.DeviceInfo{DeviceID: "pi-1", Host: full}},
-		{DeviceInfo: fleet.DeviceInfo{DeviceID: "pi-2", Host: &fleet.HostInfo{Throttled: []fleet.ThrottleFlag{}}}},
-		{DeviceInfo: fleet.DeviceInfo{DeviceID: "pi-3"}},
+		{DeviceID: "pi-1", DeviceInfo: &fleet.DeviceInfo{DeviceID: "pi-1", Host: full}},
+		{DeviceID: "pi-2", DeviceInfo: &fleet.DeviceInfo{DeviceID: "pi-2", Host: &fleet.HostInfo{Throttled: []fleet.ThrottleFlag{}}}},
+		{DeviceID: "pi-3", DeviceInfo: &fleet.DeviceInfo{DeviceID: "pi-3"}},
+		{DeviceID: "pi-4", Enrolled: true}, // never reported
 	}})
 	want := []string{
 		"warning: pi-1: throttling: under-voltage-now, throttled-occurred (check its power supply and cooling)",

@@ -99,8 +99,11 @@ Usage:
 
 Every command takes the connection flags of the nats CLI (-s/--server,
 --creds, --nkey, --user/--password, --token, --tlsca/--tlscert/--tlskey,
---timeout), each also from the environment as HARMONY_FLEET_SERVER,
-HARMONY_FLEET_CREDS, ...; the server defaults to nats://127.0.0.1:4222,
+--timeout), and --password-file and --token-file, each also from the
+environment as HARMONY_FLEET_SERVER, HARMONY_FLEET_CREDS, ...; secrets are
+best given in files or the environment: --password and --token (and a
+password inside a URL) are visible to other local users in ps. The server
+defaults to nats://127.0.0.1:4222,
 where "harmony-agent run --dev" (make run) listens. init, apply, delete,
 status, devices, events and version take -o table (the default) or
 -o json, one JSON document per line, for scripts.
@@ -171,7 +174,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "harmony-fleet: unknown command %q\n\n%s", name, usage)
 		return exitUsage
 	}
-	err = cmd(ctx, ioStreams{stdout: stdout, stderr: stderr}, args)
+	err = cmd(withWarnings(ctx, stderr), ioStreams{stdout: stdout, stderr: stderr}, args)
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		return exitOK

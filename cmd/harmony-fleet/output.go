@@ -105,12 +105,3 @@ func formatAge(d time.Duration) string {
 
 // timeFormat is how tables show times: UTC, milliseconds.
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
-
-// shortHash is the spec hash as tables show it.
-func shortHash(h string) string {
-	const n = 12
-	if len(h) > n {
-		return h[:n]
-	}
-	return h
-}

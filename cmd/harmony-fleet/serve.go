@@ -32,8 +32,9 @@ decision. What harmony-fleet init creates is created when missing (with
 --signing-key signs every desired value (ARCHITECTURE 3.8; also
 $HARMONY_FLEET_SIGNING_KEY_FILE); without it, bare specs are written, for
 agents without trust.keys.
---heartbeat-interval is the agents' heartbeat interval: a device silent for
-three of them is offline, counted unavailable, and updated when it returns.
+--heartbeat-interval is the agents' heartbeat interval, for agents that do
+not report theirs (heartbeat_interval_seconds): a device silent for three
+of them is offline, counted unavailable, and updated when it returns.
 --http serves the HTTP API and dashboard on ADDR (127.0.0.1:8080).
 
 Under systemd (Type=notify) it sends READY once its first plan is made,

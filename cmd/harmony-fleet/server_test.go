@@ -549,25 +549,33 @@ func TestDevices(t *testing.T) {
 			"db":  {Phase: fleet.PhaseFailed, LastError: "exit 1", Revision: fleet.Revision{AgentEpoch: epoch, Sequence: 3}},
 		})
 	e.putInfo(t, "pi-2", nil, now.Add(-5*time.Minute), nil)
+	e.enrol(t, "pi-1", map[string]string{"site": "paris"})
+	e.enrol(t, "pi-3", map[string]string{"role": "db"})
 
 	code, out, errOut := e.run(t, "devices")
 	if code != exitOK {
 		t.Fatalf("devices = %d; stderr %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("devices table: want a header and 2 rows:\n%s", out)
+	if len(lines) != 6 {
+		t.Fatalf("devices table: want a header, 3 rows and 2 notes:\n%s", out)
 	}
-	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"DEVICE", "VERSION", "EPOCH", "LABELS", "HEARTBEAT", "HOST", "DEPLOYMENTS"}) {
+	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"DEVICE", "ENROLLED", "LABELS", "REPORTED", "VERSION", "EPOCH", "HEARTBEAT", "LIVENESS", "CONVERGED", "HOST", "DEPLOYMENTS"}) {
 		t.Errorf("devices header = %v", got)
 	}
-	pi1, pi2 := strings.Fields(lines[1]), strings.Fields(lines[2])
-	if len(pi1) != 7 || pi1[0] != "pi-1" || pi1[1] != "0.3.0" || pi1[2] != fmt.Sprint(epoch) ||
-		pi1[3] != "site=lyon,tier=edge" || !strings.HasSuffix(pi1[4], "s") || pi1[5] != "-" || pi1[6] != "db=failed,web=running" {
-		t.Errorf("devices row of pi-1 = %q", lines[1])
+	pi1, pi2, pi3 := strings.Fields(lines[1]), strings.Fields(lines[2]), strings.Fields(lines[3])
+	if want := []string{"pi-1", "yes", "site=paris", "site=lyon,tier=edge", "0.3.0", fmt.Sprint(epoch)}; len(pi1) != 11 || !slices.Equal(pi1[:6], want) ||
+		!strings.HasSuffix(pi1[6], "s") || pi1[7] != "online" || pi1[8] != "yes" || pi1[9] != "-" || pi1[10] != "db=failed,web=running" {
+		t.Errorf("devices row of pi-1 = %q, want %v, a heartbeat in seconds, online, converged, no host, db=failed,web=running", lines[1], want)
 	}
-	if len(pi2) != 8 || pi2[0] != "pi-2" || pi2[3] != "-" || pi2[4] != "5m" || pi2[5] != "(stale)" || pi2[6] != "-" || pi2[7] != "-" {
-		t.Errorf("devices row of pi-2 = %q, want heartbeat 5m (stale)", lines[2])
+	if want := []string{"pi-2", "no", "-", "-", "0.3.0", fmt.Sprint(epoch), "5m", "offline"}; len(pi2) != 11 || !slices.Equal(pi2[:8], want) || pi2[9] != "-" || pi2[10] != "-" {
+		t.Errorf("devices row of pi-2 = %q, want %v", lines[2], want)
+	}
+	if want := []string{"pi-3", "yes", "role=db", "-", "-", "-", "never", "offline"}; len(pi3) != 11 || !slices.Equal(pi3[:8], want) || pi3[9] != "-" || pi3[10] != "-" {
+		t.Errorf("devices row of pi-3 = %q, want %v", lines[3], want)
+	}
+	if !strings.HasPrefix(lines[4], "not enrolled, reporting: pi-2 (") || lines[5] != "enrolled, never reported: pi-3" {
+		t.Errorf("devices notes = %q, want pi-2 not enrolled, pi-3 never reported", lines[4:])
 	}
 
 	code, out, _ = e.run(t, "devices", "-o", "json")
@@ -580,26 +588,38 @@ func TestDevices(t *testing.T) {
 			AgentEpoch          uint64                            `json:"agent_epoch"`
 			Labels              map[string]string                 `json:"labels"`
 			Deployments         map[string]struct{ Phase string } `json:"deployments"`
+			Enrolled            bool                              `json:"enrolled"`
+			RegistryLabels      map[string]string                 `json:"registry_labels"`
+			Reported            bool                              `json:"reported"`
 			HeartbeatAgeSeconds int64                             `json:"heartbeat_age_seconds"`
 			Stale               bool                              `json:"stale"`
+			Liveness            string                            `json:"liveness"`
+			Converged           string                            `json:"converged"`
 		} `json:"devices"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("devices -o json: %v\n%s", err, out)
 	}
-	if len(got.Devices) != 2 {
-		t.Fatalf("devices -o json: want 2 devices:\n%s", out)
+	if len(got.Devices) != 3 {
+		t.Fatalf("devices -o json: want 3 devices:\n%s", out)
 	}
-	d1, d2 := got.Devices[0], got.Devices[1]
-	if d1.DeviceID != "pi-1" || d1.Stale || d1.AgentEpoch != uint64(epoch) || d1.Labels["site"] != "lyon" || d1.Deployments["db"].Phase != "failed" {
+	d1, d2, d3 := got.Devices[0], got.Devices[1], got.Devices[2]
+	if d1.DeviceID != "pi-1" || d1.Stale || d1.Liveness != "online" || d1.Converged != "yes" || d1.AgentEpoch != uint64(epoch) || d1.Labels["site"] != "lyon" || d1.Deployments["db"].Phase != "failed" ||
+		!d1.Enrolled || !d1.Reported || d1.RegistryLabels["site"] != "paris" {
 		t.Errorf("devices -o json pi-1 = %+v", d1)
 	}
-	if d2.DeviceID != "pi-2" || !d2.Stale || d2.HeartbeatAgeSeconds < 300 {
-		t.Errorf("devices -o json pi-2 = %+v, want stale, 300s old or more", d2)
+	if d2.DeviceID != "pi-2" || !d2.Stale || d2.Liveness != "offline" || d2.HeartbeatAgeSeconds < 300 || d2.Enrolled || !d2.Reported {
+		t.Errorf("devices -o json pi-2 = %+v, want stale, 300s old or more, not enrolled", d2)
+	}
+	if d3.DeviceID != "pi-3" || !d3.Stale || d3.HeartbeatAgeSeconds != -1 || !d3.Enrolled || d3.Reported || d3.AgentEpoch != 0 || d3.RegistryLabels["role"] != "db" {
+		t.Errorf("devices -o json pi-3 = %+v, want enrolled, never reported", d3)
+	}
+	if strings.Contains(out, `"started_at":"0001`) {
+		t.Errorf("devices -o json: a never-reported device has an empty snapshot:\n%s", out)
 	}
 
-	// A longer threshold: nobody is stale.
-	if _, out, _ := e.run(t, "devices", "--stale-after", "10m"); strings.Contains(out, "stale") {
+	// A longer threshold: nobody that reported is stale (pi-3 never did).
+	if _, out, _ := e.run(t, "devices", "--stale-after", "10m", "-o", "json"); strings.Count(out, `"stale":true`) != 1 {
 		t.Errorf("devices --stale-after 10m marks a device stale:\n%s", out)
 	}
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
-	"github.com/harmony-edge/harmony-agent/fleet/aggregate"
 	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
@@ -18,19 +16,25 @@ Shows, per deployment, how many devices are in each phase (pending,
 running, succeeded, failed) and the failing devices with their last error.
 NAME shows one deployment.
 
-It reads every event in stream FLEET_EVENTS, then every snapshot in bucket
-device-info, and folds them together (fleet/aggregate): duplicated or
-reordered events do not change the result, and the snapshots repair events
-that were lost. Events and snapshots that do not decode are skipped and
-reported on stderr.
+It reads the newest event of each device and deployment in stream
+FLEET_EVENTS, then every snapshot in bucket device-info, and folds them
+together (fleet/aggregate): the snapshots repair events that were lost, and
+the read costs what the fleet is, not what the stream holds. A fleet
+deployment (bucket deployments) also shows how many enrolled devices its
+selector targets (bucket device-registry) and its rollout (bucket
+rollouts). Events, snapshots and records that do not decode are skipped
+and reported on stderr.
 
-With --watch it keeps reading new events and snapshots and prints again when
-what it shows changed, at most once a second, until interrupted.
+With --watch it keeps reading new events, snapshots and records and prints
+again when what it shows changed, at most once a second, until interrupted.
 
 -o json prints one line (one per change with --watch):
   {"deployments":[{"name":"web",
-    "counts":{"pending":0,"running":2,"succeeded":0,"failed":1},
-    "failing":[{"device_id":"pi-3","last_error":"...","revision":{...}}]}]}
+    "counts":{"pending":0,"running":2,"succeeded":0,"failed":1,"targeted":3},
+    "failing":[{"device_id":"pi-3","last_error":"...","revision":{...}}],
+    "rollout":{"deployment":"web","state":"progressing","targeted":3,...}}]}
+  (targeted and rollout only for a fleet deployment; rollout once the
+  controller wrote one)
 
 Examples:
   harmony-fleet status
@@ -41,17 +45,6 @@ Examples:
 // watchInterval is the shortest time between two prints of status
 // --watch.
 const watchInterval = time.Second
-
-// statusJSON is the -o json output of status.
-type statusJSON struct {
-	Deployments []deploymentJSON `json:"deployments"`
-}
-
-type deploymentJSON struct {
-	Name    fleet.DeploymentName `json:"name"`
-	Counts  aggregate.Counts     `json:"counts"`
-	Failing []aggregate.Failing  `json:"failing"`
-}
 
 func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 	fs := newFlagSet("status")
@@ -79,152 +72,66 @@ func cmdStatus(ctx context.Context, out ioStreams, args []string) error {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	defer nc.Close()
-	infoKV, err := fleetview.OpenBucket(ctx, js, fleet.DeviceInfoBucket)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	filter := fleet.EventsSubjects
-	if name != "" {
-		filter = fleet.DeploymentEventsSubject(name)
-	}
-	r, err := fleetview.OpenEvents(ctx, js, filter, conn.timeout)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	defer r.Stop()
-
-	// Every event stored, then every snapshot: the order fleet/aggregate
-	// is built for.
-	agg := aggregate.New()
-	var badEvents []error
-	for r.Backlog() {
-		re, err := r.Next(ctx)
+	filter := fleetview.EventsFilter("", name)
+	p := &changePrinter{w: out.stdout, stamp: *watch && *output == outputTable, now: time.Now}
+	if !*watch {
+		// The newest event of every subject, then every snapshot: the
+		// order fleet/aggregate is built for, and O(devices x
+		// deployments) whatever the stream holds.
+		s, bad, err := fleetview.ReadStatus(ctx, js, name, conn.timeout)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
-		if re.Err != nil {
-			badEvents = append(badEvents, re.Err)
-			continue
-		}
-		agg.Apply(re.Event)
+		reportBad(out.stderr, "input", bad)
+		return printStatus(out.stdout, *output, s)
 	}
-	iw, err := fleetview.WatchInfo(ctx, infoKV, conn.timeout)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	defer iw.Stop()
-	infos, badInfos, err := iw.Stored(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	for _, info := range infos {
-		agg.ApplySnapshot(info)
-	}
-	reportBad(out.stderr, "event", badEvents)
-	reportBad(out.stderr, "device-info snapshot", badInfos)
 
-	p := &changePrinter{w: out.stdout, stamp: *watch && *output == outputTable, now: time.Now}
-	show := func() error {
-		return p.print(func(w io.Writer) error { return printStatus(w, *output, statusOf(agg, name)) })
+	// --watch: the same fold, kept live; printed when it changed, at most
+	// once per watchInterval.
+	live := fleetview.StartLive(ctx, js, fleetview.LiveOptions{
+		Filter: filter, Timeout: conn.timeout,
+		OnBad: func(err error) { reportBad(out.stderr, "input", []error{err}) },
+	})
+	defer live.Close()
+	if err := live.WaitReady(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	if err := show(); err != nil || !*watch {
+	show := func() error {
+		return p.print(func(w io.Writer) error { return printStatus(w, *output, live.Status(name)) })
+	}
+	shown := live.Version()
+	if err := show(); err != nil {
 		return err
 	}
-	if err := watchStatus(ctx, r, iw, agg, show, out.stderr); err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
-	return nil
-}
-
-// watchStatus folds the events r reads and the snapshots iw sees into agg
-// and calls show when agg changed, at most once per watchInterval, until
-// ctx is done (which is not an error).
-func watchStatus(ctx context.Context, r *fleetview.EventReader, iw *fleetview.InfoWatch, agg *aggregate.Aggregator, show func() error, stderr io.Writer) error {
-	rctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-
-	// events lets the reader run a little ahead of folding and printing.
-	events := make(chan fleetview.ReadEvent, 64)
-	// readErr takes the reader's one last error.
-	readErr := make(chan error, 1)
-	wg.Go(func() {
-		for {
-			re, err := r.Next(rctx)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			select {
-			case events <- re:
-			case <-rctx.Done():
-				readErr <- rctx.Err()
-				return
-			}
-		}
-	})
-
 	tick := time.NewTicker(watchInterval)
 	defer tick.Stop()
-	changed := false
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-readErr:
-			if ctx.Err() != nil {
-				return nil
+		case <-live.Done():
+			if err := live.Err(); err != nil {
+				return fmt.Errorf("%s: %w", cmd, err)
 			}
-			return err
-		case re := <-events:
-			if re.Err != nil {
-				reportBad(stderr, "event", []error{re.Err})
-				continue
-			}
-			changed = agg.Apply(re.Event) || changed
-		case e, ok := <-iw.Updates():
-			if !ok {
-				return fmt.Errorf("watch bucket %s: stopped", fleet.DeviceInfoBucket)
-			}
-			if e == nil {
-				continue
-			}
-			info, err := fleetview.DecodeInfo(e)
-			if err != nil {
-				reportBad(stderr, "device-info snapshot", []error{err})
-				continue
-			}
-			changed = agg.ApplySnapshot(info) || changed
+			return nil
 		case <-tick.C:
-			if !changed {
-				continue
-			}
-			changed = false
-			if err := show(); err != nil {
-				return err
+			if v := live.Version(); v != shown {
+				shown = v
+				if err := show(); err != nil {
+					return err
+				}
 			}
 		}
 	}
 }
 
-// statusOf returns the status of deployment name in agg, or of every
-// deployment that has a device when name is "".
-func statusOf(agg *aggregate.Aggregator, name fleet.DeploymentName) statusJSON {
-	names := []fleet.DeploymentName{name}
-	if name == "" {
-		names = agg.Deployments()
-	}
-	s := statusJSON{Deployments: make([]deploymentJSON, 0, len(names))}
-	for _, n := range names {
-		s.Deployments = append(s.Deployments, deploymentJSON{Name: n, Counts: agg.Counts(n), Failing: agg.Failing(n)})
-	}
-	return s
-}
-
 // printStatus prints s as a table of counts and one of failing devices,
-// or as JSON.
-func printStatus(w io.Writer, output string, s statusJSON) error {
+// or as JSON. The TARGETED and ROLLOUT columns are shown when some
+// deployment is a fleet deployment.
+func printStatus(w io.Writer, output string, s fleetview.Status) error {
 	if output == outputJSON {
 		return writeJSON(w, s)
 	}
@@ -232,12 +139,28 @@ func printStatus(w io.Writer, output string, s statusJSON) error {
 		_, err := fmt.Fprintln(w, "no deployments")
 		return err
 	}
+	withFleet := false
+	for _, d := range s.Deployments {
+		withFleet = withFleet || d.Counts.Targeted != nil
+	}
 	tw := newTable(w)
-	row(tw, "DEPLOYMENT", "PENDING", "RUNNING", "SUCCEEDED", "FAILED")
+	if withFleet {
+		row(tw, "DEPLOYMENT", "TARGETED", "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "ROLLOUT")
+	} else {
+		row(tw, "DEPLOYMENT", "PENDING", "RUNNING", "SUCCEEDED", "FAILED")
+	}
 	failing := 0
 	for _, d := range s.Deployments {
 		c := d.Counts
-		row(tw, d.Name, c.Pending, c.Running, c.Succeeded, c.Failed)
+		if withFleet {
+			targeted := "-"
+			if c.Targeted != nil {
+				targeted = fmt.Sprint(*c.Targeted)
+			}
+			row(tw, d.Name, targeted, c.Pending, c.Running, c.Succeeded, c.Failed, formatRollout(d.Rollout))
+		} else {
+			row(tw, d.Name, c.Pending, c.Running, c.Succeeded, c.Failed)
+		}
 		failing += len(d.Failing)
 	}
 	if failing > 0 {
@@ -250,4 +173,13 @@ func printStatus(w io.Writer, output string, s statusJSON) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// formatRollout writes a rollout as "state updated/targeted updated,
+// ready, failed"; "-" for none.
+func formatRollout(r *fleet.RolloutStatus) string {
+	if r == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s %d/%d updated, %d ready, %d failed", r.State, r.Updated, r.Targeted, r.Ready, r.Failed)
 }

@@ -604,7 +604,7 @@ func (a *Agent) act(ctx context.Context, name fleet.DeploymentName, f *facts, ac
 		f.Where = ""
 	case actStart, actReplace, actRestart:
 		if act.Kind == actReplace {
-			log.Info("spec changed; replacing workload", zap.String("old_hash", short(act.OldHash)), zap.String("new_hash", short(f.Hash)))
+			log.Info("spec changed; replacing workload", zap.String("old_hash", fleet.ShortHash(act.OldHash)), zap.String("new_hash", fleet.ShortHash(f.Hash)))
 		}
 		if act.Pending {
 			a.report(name, action{Phase: fleet.PhasePending}, "", f.Hash)
@@ -670,7 +670,7 @@ func (a *Agent) removed(name fleet.DeploymentName) {
 // deployment has nothing in rt to remove, since its workload could only
 // have had that name.
 func (a *Agent) removeOwn(ctx context.Context, rt runtime.Runtime, name fleet.DeploymentName, spec fleet.DeploymentSpec, kind fleet.RuntimeKind, log *zap.Logger) error {
-	err := rt.Remove(ctx, a.cfg.Device, name, grace(spec))
+	err := rt.Remove(ctx, a.cfg.Device, name, spec.GracePeriod())
 	switch {
 	case errors.Is(err, runtime.ErrNotManaged):
 		log.Info("workload of that name is not this agent's; left alone", zap.String("runtime", string(kind)), zap.Error(err))
@@ -763,15 +763,9 @@ func (a *Agent) emitTransitionLocked(tr reconciler.RecordedTransition) {
 	a.out.emit(effect{level: zap.InfoLevel, msg: "transition", fields: fields, event: &ev})
 }
 
-func grace(s fleet.DeploymentSpec) time.Duration {
-	return time.Duration(s.WithDefaults().GracePeriodSeconds) * time.Second
-}
-
 func errText(err error) string {
 	if err == nil {
 		return ""
 	}
 	return err.Error()
 }
-
-func short(hash string) string { return hash[:min(len(hash), 12)] }

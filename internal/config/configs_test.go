@@ -22,8 +22,9 @@ const (
 var commentedKey = regexp.MustCompile(`(?m)^(\s*)# (\s*[a-z][a-z0-9_]*:(?: .*)?)$`)
 
 // The example config ships as /etc/harmony-agent/agent.yaml: it must pass
-// check-config as is, and what it sets must be the defaults, but for
-// runtime.process.default_user: harmony-app, the user the .deb creates.
+// check-config as is, and what it sets must be the defaults, but for the
+// device's name, its creds file, and runtime.process.default_user:
+// harmony-app, the user the .deb creates.
 func TestShippedConfigIsValid(t *testing.T) {
 	clearEnv(t)
 	got, err := Load(shippedConfig)
@@ -32,7 +33,8 @@ func TestShippedConfigIsValid(t *testing.T) {
 	}
 	want := Default()
 	want.DeviceID = "my-device"
-	want.Runtime.Process.DefaultUser = "harmony-app" // the user the .deb creates
+	want.NATS.CredsFile = "/etc/harmony-agent/device.creds" // the .deb expects it (issue 11)
+	want.Runtime.Process.DefaultUser = "harmony-app"        // the user the .deb creates
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q) = %+v, want the defaults %+v", shippedConfig, got, want)
 	}

@@ -38,6 +38,8 @@ type view struct {
 	// controller's clock): a silent watch makes every device look
 	// offline, so the controller holds its writes (see stalled).
 	lastInfo time.Time
+	// maxInterval is the longest heartbeat interval of any device seen.
+	maxInterval time.Duration
 }
 
 type pair struct {
@@ -208,7 +210,14 @@ func (v *view) setInfo(id fleet.DeviceID, info *fleet.DeviceInfo) {
 		delete(v.liveness, id)
 		return
 	}
-	v.liveness[id] = rollout.Liveness{HeartbeatAt: info.HeartbeatAt, HeartbeatInterval: v.heartbeat}
+	// The interval the agent reports, else the one the controller was
+	// told (agents before heartbeat_interval_seconds).
+	iv := v.heartbeat
+	if info.HeartbeatIntervalSeconds > 0 {
+		iv = info.HeartbeatInterval()
+	}
+	v.maxInterval = max(v.maxInterval, iv)
+	v.liveness[id] = rollout.Liveness{HeartbeatAt: info.HeartbeatAt, HeartbeatInterval: iv}
 	if prev, ok := v.infoRev[id]; ok && info.Revision.Compare(prev) < 0 {
 		return
 	}
@@ -279,6 +288,7 @@ func (v *view) forget(p pair) {
 }
 
 // stalled reports whether no snapshot arrived for two heartbeat intervals
+// (the longest of the devices')
 // while devices were known online: the device-info watch is then most
 // likely broken (a JetStream leader election, a lost server), not every
 // device gone at once, and a plan would count them all unavailable. One
@@ -288,5 +298,5 @@ func (v *view) stalled(now time.Time) bool {
 	if len(v.liveness) == 0 || v.lastInfo.IsZero() {
 		return false
 	}
-	return now.Sub(v.lastInfo) > (rollout.OfflineHeartbeats-1)*v.heartbeat
+	return now.Sub(v.lastInfo) > (rollout.OfflineHeartbeats-1)*max(v.heartbeat, v.maxInterval)
 }

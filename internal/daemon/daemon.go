@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -264,9 +265,15 @@ func newEpoch(stateDir string, log *zap.Logger) fleet.AgentEpoch {
 
 // resources is the publisher's Resources: the agent's stream and buckets,
 // created when create is set, else waited for; replica counts are the
-// operator's business either way.
+// operator's business either way. Without create only the buckets are
+// looked up: a device's own user may not look up the events stream
+// (ARCHITECTURE 8.1: its info would name every device's subjects), and a
+// missing stream shows as its publishes failing, retried.
 func resources(js jetstream.JetStream, create bool) func(context.Context) error {
 	all := natsconn.AgentResources(natsconn.DefaultResourceSettings())
+	if !create {
+		all = slices.DeleteFunc(all, func(r natsconn.Resource) bool { return r.Bucket == nil })
+	}
 	return func(ctx context.Context) error {
 		return natsconn.Ensure(ctx, js, all, natsconn.EnsureOptions{Create: create, IgnoreReplicas: true})
 	}

@@ -42,6 +42,13 @@ type ReadEvent struct {
 // OpenEvents opens a reader of the events on filter (EventsFilter); idle
 // bounds the wait for each stored event.
 func OpenEvents(ctx context.Context, js jetstream.JetStream, filter string, idle time.Duration) (*EventReader, error) {
+	return OpenEventsSince(ctx, js, filter, time.Time{}, idle)
+}
+
+// OpenEventsSince opens a reader of the events on filter stored at or
+// after since (the zero time: all), through the server's start-time
+// delivery; idle bounds the wait for each stored event.
+func OpenEventsSince(ctx context.Context, js jetstream.JetStream, filter string, since time.Time, idle time.Duration) (*EventReader, error) {
 	var st jetstream.Stream
 	err := Read(ctx, readWithin(js), func(ctx context.Context) (err error) {
 		st, err = js.Stream(ctx, fleet.EventsStream)
@@ -63,13 +70,19 @@ func OpenEvents(ctx context.Context, js jetstream.JetStream, filter string, idle
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("read stream %s on %s: %w", fleet.EventsStream, filter, err)
+	case !since.IsZero() && m.Time.Before(since):
+		// Nothing stored on filter since: the backlog is empty.
 	default:
 		r.last = m.Sequence
 	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{filter},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
+	}
+	if !since.IsZero() {
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	cons, err := st.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("consume stream %s on %s: %w", fleet.EventsStream, filter, err)
 	}

@@ -2,7 +2,6 @@ package fleetview
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,7 +34,10 @@ func OpenBucket(ctx context.Context, js jetstream.JetStream, name string) (jetst
 // the snapshot's device.
 func DecodeInfo(e jetstream.KeyValueEntry) (fleet.DeviceInfo, error) {
 	var info fleet.DeviceInfo
-	if err := json.Unmarshal(e.Value(), &info); err != nil {
+	// UnmarshalJSON itself, not json.Unmarshal: that would scan the value
+	// twice more (a validity check and a skip) before calling it, a third
+	// of the cost of status's read of 10,000 snapshots.
+	if err := info.UnmarshalJSON(e.Value()); err != nil {
 		return fleet.DeviceInfo{}, fmt.Errorf("device-info %s (revision %d): %w", e.Key(), e.Revision(), err)
 	}
 	if key := fleet.DeviceInfoKey(info.DeviceID); key != e.Key() {

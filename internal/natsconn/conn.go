@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 	"go.uber.org/zap"
 )
 
@@ -252,10 +253,19 @@ func (o ConnOptions) natsOptions(log *zap.Logger) ([]nats.Option, error) {
 	case o.CredsFile != "":
 		// nats.go re-reads the file on every connect (rotation); read it
 		// once now to fail early.
-		if _, err := readSecret("creds file", o.CredsFile, log); err != nil {
+		_, err := readSecret("creds file", o.CredsFile, log)
+		switch {
+		case err == nil:
+			opts = append(opts, nats.UserCredentials(o.CredsFile))
+		case o.FailFast || !errors.Is(err, os.ErrNotExist):
 			return nil, err
+		default:
+			// A device installed before its creds keeps running and
+			// connects once the file is there (the .deb names it
+			// before the operator copies it in); a command fails.
+			log.Warn("creds file missing; connecting once it is installed", zap.String("file", o.CredsFile), zap.Error(err))
+			opts = append(opts, untilInstalled(o.CredsFile))
 		}
-		opts = append(opts, nats.UserCredentials(o.CredsFile))
 	case o.NKeyFile != "":
 		if _, err := readSecret("nkey seed file", o.NKeyFile, log); err != nil {
 			return nil, err
@@ -316,6 +326,41 @@ func (o ConnOptions) natsOptions(log *zap.Logger) ([]nats.Option, error) {
 		opts = append(opts, nats.ClientCert(o.TLSCertFile, o.TLSKeyFile))
 	}
 	return opts, nil
+}
+
+// untilInstalled is nats.UserCredentials(path), except that while the file
+// is missing it connects without credentials, which the server refuses
+// (and the connection retries), instead of failing for good: nats.go's
+// option reads the file once when applied and gives up if it cannot.
+// The file is read at every attempt, as nats.go does.
+func untilInstalled(path string) nats.Option {
+	read := func() ([]byte, error) {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return b, err
+	}
+	user := func() (string, error) {
+		b, err := read()
+		if b == nil || err != nil {
+			return "", err
+		}
+		return nkeys.ParseDecoratedJWT(b)
+	}
+	sign := func(nonce []byte) ([]byte, error) {
+		b, err := read()
+		if b == nil || err != nil {
+			return nil, err
+		}
+		kp, err := nkeys.ParseDecoratedNKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("creds file %s: %w", path, err)
+		}
+		defer kp.Wipe()
+		return kp.Sign(nonce)
+	}
+	return nats.UserJWT(user, sign)
 }
 
 // readSecret reads a secret file (readFile), warning on log when group

@@ -21,7 +21,7 @@ func TestConnectBadOptions(t *testing.T) {
 		is   error
 	}{
 		{"no url", natsconn.ConnOptions{}, "no NATS server URL", natsconn.ErrNoServers},
-		{"creds file", natsconn.ConnOptions{CredsFile: missing + ".creds"}, "creds file: open " + missing + ".creds", nil},
+		{"creds file, fail fast", natsconn.ConnOptions{CredsFile: missing + ".creds", FailFast: true}, "creds file: open " + missing + ".creds", nil},
 		{"nkey file", natsconn.ConnOptions{NKeyFile: missing + ".nk"}, "nkey seed file: open " + missing + ".nk", nil},
 		{"password file", natsconn.ConnOptions{User: "u", PasswordFile: missing}, "password file: open " + missing, nil},
 		{"empty token file", natsconn.ConnOptions{TokenFile: empty}, "token file " + empty + ": empty", nil},

@@ -539,6 +539,7 @@ func (p *NATS) writeInfoLocked(ctx context.Context) error {
 		h := p.cfg.Host()
 		info.Host = &h
 	}
+	info.HeartbeatIntervalSeconds = int64((p.cfg.HeartbeatInterval + time.Second - 1) / time.Second) // whole seconds, rounded up
 	data, err := json.Marshal(info)
 	if err != nil {
 		return fmt.Errorf("encode device info: %w", err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/creds"
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
@@ -55,7 +56,8 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 
 // newEnv bootstraps, starts the server from the bootstrap's configuration
 // file as written (but on loopback and a random port), creates the
-// buckets and stream as harmony-fleet init does, and enrols devices.
+// buckets and stream as harmony-fleet init does, and enrols devices
+// (creds.IssueDeviceUser only: enrol is device add).
 func newEnv(t *testing.T, devices ...fleet.DeviceID) *env {
 	t.Helper()
 	boot, err := creds.Bootstrap(filepath.Join(t.TempDir(), "boot"), -1)
@@ -83,14 +85,9 @@ func newEnv(t *testing.T, devices ...fleet.DeviceID) *env {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t, waitTimeout)
-	if _, err := e.adminJS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fleet.DesiredStateBucket, History: 5, Storage: jetstream.FileStorage}); err != nil {
-		t.Fatalf("create %s: %v", fleet.DesiredStateBucket, err)
-	}
-	if _, err := e.adminJS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fleet.DeviceInfoBucket, History: 1, Storage: jetstream.FileStorage}); err != nil {
-		t.Fatalf("create %s: %v", fleet.DeviceInfoBucket, err)
-	}
-	if _, err := e.adminJS.CreateStream(ctx, jetstream.StreamConfig{Name: fleet.EventsStream, Subjects: []string{fleet.EventsSubjects}, Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute}); err != nil {
-		t.Fatalf("create %s: %v", fleet.EventsStream, err)
+	// What harmony-fleet init creates (device-registry included).
+	if err := natsconn.EnsureResources(ctx, e.adminJS, natsconn.ResourceSettings{}); err != nil {
+		t.Fatalf("create the fleet's resources: %v", err)
 	}
 
 	signing, err := creds.LoadSeed(boot.AccountSigning, nkeys.PrefixByteAccount)
@@ -245,6 +242,27 @@ func (l *serverLog) Errorf(format string, v ...any) {
 	l.errors = append(l.errors, fmt.Sprintf(format, v...))
 }
 
+// all returns the server's logged errors.
+func (l *serverLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.errors...)
+}
+
+// authFailures returns the server's logged refusals of a connection's
+// credentials (the lines do not name the user).
+func (l *serverLog) authFailures() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range l.errors {
+		if strings.Contains(line, "authentication error") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // violations returns the server's logged permission violations.
 func (l *serverLog) violations() []string {
 	l.mu.Lock()
@@ -262,4 +280,10 @@ func (l *serverLog) violations() []string {
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	testsupport.Poll(t, waitTimeout, cond, func() string { return what })
+}
+
+// pollWithin calls cond until it reports true or d passes.
+func pollWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	testsupport.Poll(t, d, cond, func() string { return what })
 }

@@ -275,6 +275,16 @@ var sections = []section{
 		{figure: "dashboard first load in headless Chromium, mean", value: m(`^BenchmarkDashboardFirstLoad$`, "load-ms"), format: fmtMs, checks: []check{atMost(1000, "≤ 1 s")}},
 		{figure: "dashboard first load in headless Chromium, worst", value: m(`^BenchmarkDashboardFirstLoad$`, "worst-load-ms"), format: fmtMs},
 	}},
+	{"Status at scale: 10,000 devices x 3 deployments (floor: bare last-per-subject read + bare device-info read)", []row{
+		{figure: "harmony-fleet status (process), 2,000,000 events stored (floor: the bare reads as a process)", value: m(`^BenchmarkFleetStatus/devices=\d+/events=2000000/status-process$`, "ms"), floor: m(`^BenchmarkFleetStatus/devices=\d+/events=2000000/floor-process$`, "ms"), format: fmtMs, checks: []check{atMost(1000, "≤ 1 s"), ratioAtMost(2)}},
+		{figure: "harmony-fleet status (process), 200,000 events stored", value: m(`^BenchmarkFleetStatus/devices=\d+/events=200000/status-process$`, "ms"), floor: m(`^BenchmarkFleetStatus/devices=\d+/events=200000/floor-process$`, "ms"), format: fmtMs},
+		{figure: "status in the benchmark's process, 2,000,000 events stored", value: m(`^BenchmarkFleetStatus/devices=\d+/events=2000000/status$`, "ms"), floor: m(`^BenchmarkFleetStatus/devices=\d+/events=2000000/floor$`, "ms"), format: fmtMs},
+		{figure: "status, 2,000,000 events stored, every newest event newer than its snapshot", value: m(`^BenchmarkFleetStatus/devices=\d+/events=2000000/status-stale$`, "ms"), floor: m(`^BenchmarkFleetStatus/devices=\d+/events=2000000/floor$`, "ms"), format: fmtMs},
+		{figure: "status, 200,000 events stored", value: m(`^BenchmarkFleetStatus/devices=\d+/events=200000/status$`, "ms"), floor: m(`^BenchmarkFleetStatus/devices=\d+/events=200000/floor$`, "ms"), format: fmtMs},
+		{figure: "events -o table, 2,000,000 events: peak RSS (VmHWM)", value: m(`^BenchmarkFleetStatus/devices=\d+/events=2000000/events-table$`, "VmHWM-MiB"), format: fmtMiB, checks: []check{atMost(64, "≤ 64 MiB")}},
+		{figure: "events -o table, 200,000 events: peak RSS (VmHWM)", value: m(`^BenchmarkFleetStatus/devices=\d+/events=200000/events-table$`, "VmHWM-MiB"), format: fmtMiB},
+		{figure: "events -o table, 2,000,000 events: time to print them", value: m(`^BenchmarkFleetStatus/devices=\d+/events=2000000/events-table$`, "ms"), format: fmtMs},
+	}},
 	{"Podman: busybox container started (floor: plain `podman run -d --network none --init`)", []row{
 		{figure: "agent: put to `running` stored, p50", value: m(`^BenchmarkPodman/agent$`, "p50-ms"), floor: m(`^BenchmarkPodman/podman-run$`, "p50-ms"), format: fmtMs, checks: []check{ratioAtMost(1.2)}},
 		{figure: "agent: put to `running` stored, max", value: m(`^BenchmarkPodman/agent$`, "max-ms"), floor: m(`^BenchmarkPodman/podman-run$`, "max-ms"), format: fmtMs},
@@ -427,6 +437,22 @@ const method = `- Footprint: ` + "`go build`" + ` of cmd/harmony-agent as a rele
   server acked during the run, folded what the aggregator applied in the same time, lag
   the difference when the devices stopped. No target was set for the simulation; its
   rows are for the record.
+- Status at scale (BenchmarkFleetStatus): 10,000 devices enrolled in device-registry,
+  each with a device-info snapshot, 3 fleet deployments, and FLEET_EVENTS filled to
+  200,000 then 2,000,000 events (every pair in turn, revisions growing). status is
+  what ` + "`harmony-fleet status`" + ` does (fleetview.ReadFold: a last-per-subject consumer and
+  the device-info bucket folded with fleet/aggregate; ReadRecords; StatusOf with the
+  targeted counts), checked against the fleet; the floor reads the same last-per-subject
+  messages and snapshots and does nothing with them. status-process runs the
+  harmony-fleet binary (status -o json), floor-process the floor as a process of the
+  benchmark binary: both pay a process start and a connection, and neither shares the
+  heap of the benchmark process, whose in-process server's 2,000,000 Msg-Ids every
+  garbage collection there marks. status-stale runs while every
+  pair's newest event is newer than its device's snapshot (each one decoded); status
+  once every snapshot is at its device's latest revision, as agents keep them (the
+  events a snapshot covers, told by their Msg-Id, are not decoded). events -o table runs the
+  harmony-fleet binary over the whole stream to a line counter; its peak RSS is
+  VmHWM of /proc/<pid>/status read every 10 ms until it exits.
 - Podman: the in-process agent with the podman runtime on the private podman service of
   scripts/podman/env.sh, from the put to the stored ` + "`running`" + ` event, against the podman CLI
   (` + "`podman run -d --network none --init IMAGE sleep 3600`" + `) on the same storage until it

@@ -136,7 +136,7 @@ func TestBadLabelsIgnored(t *testing.T) {
 	// The hand-made ones are left as they were.
 	for _, id := range ids {
 		if _, err := tr.client.Inspect(ctx(t), id); errors.Is(err, ErrNotFound) {
-			t.Errorf("hand-made container %s was removed", short(id))
+			t.Errorf("hand-made container %s was removed", fleet.ShortHash(id))
 		}
 	}
 	cancel()

@@ -157,10 +157,10 @@ func (r *Runtime) apply(ctx context.Context, w runtime.Workload) (runtime.Status
 	if exists {
 		grace := cur.StopTimeout
 		if grace <= 0 {
-			grace = gracePeriod(w.Spec)
+			grace = w.Spec.GracePeriod()
 		}
 		r.cfg.Logf("replace container %s (spec hash %s -> %s), stopping it within %s",
-			name, short(cur.Labels[fleet.LabelSpecHash]), short(w.SpecHash), grace)
+			name, fleet.ShortHash(cur.Labels[fleet.LabelSpecHash]), fleet.ShortHash(w.SpecHash), grace)
 		if err := r.stopRemove(ctx, cur.ID, grace); err != nil {
 			return before, err
 		}
@@ -194,7 +194,7 @@ func containerSpec(w runtime.Workload, cfg Config) ContainerSpec {
 			fleet.LabelDeployment: string(w.Deployment),
 			fleet.LabelSpecHash:   w.SpecHash,
 		},
-		StopTimeout: gracePeriod(w.Spec),
+		StopTimeout: w.Spec.GracePeriod(),
 		NetNS:       cfg.Network,
 		Init:        cfg.Init,
 		// The agent applies the deployment's restart policy itself.
@@ -207,15 +207,6 @@ func containerSpec(w runtime.Workload, cfg Config) ContainerSpec {
 		s.Mounts = append(s.Mounts, Mount{Source: v.HostPath, Destination: v.ContainerPath, ReadOnly: v.ReadOnly})
 	}
 	return s
-}
-
-// gracePeriod is how long s's workload may take to stop.
-func gracePeriod(s fleet.DeploymentSpec) time.Duration {
-	secs := s.GracePeriodSeconds
-	if secs <= 0 {
-		secs = fleet.DefaultGracePeriodSeconds
-	}
-	return time.Duration(secs) * time.Second
 }
 
 // ensureImage makes image present locally: it pulls it when missing and
@@ -269,7 +260,7 @@ func (r *Runtime) waitRemoved(ctx context.Context, id string) error {
 		case errors.Is(err, ErrNotFound):
 			return nil
 		case err != nil && ctx.Err() != nil:
-			return fmt.Errorf("wait for the removal of container %s: %w", short(id), ctx.Err())
+			return fmt.Errorf("wait for the removal of container %s: %w", fleet.ShortHash(id), ctx.Err())
 		case err != nil:
 			return err
 		case info.Status != stateRemoving:
@@ -278,7 +269,7 @@ func (r *Runtime) waitRemoved(ctx context.Context, id string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for the removal of container %s: %w", short(id), ctx.Err())
+			return fmt.Errorf("wait for the removal of container %s: %w", fleet.ShortHash(id), ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -367,7 +358,7 @@ func (r *Runtime) List(ctx context.Context, device fleet.DeviceID) ([]runtime.St
 		}
 		name, err := listedDeployment(device, c)
 		if err != nil {
-			r.ignored.warn(r.cfg.Logf, c.ID, "list %s: ignoring container %s (id %s): %v", device, c.Names, short(c.ID), err)
+			r.ignored.warn(r.cfg.Logf, c.ID, "list %s: ignoring container %s (id %s): %v", device, c.Names, fleet.ShortHash(c.ID), err)
 			continue
 		}
 		info, err := r.client.Inspect(ctx, c.ID)
@@ -436,7 +427,7 @@ func (r *Runtime) Watch(ctx context.Context, device fleet.DeviceID, changed func
 		}
 		name, err := eventDeployment(device, ev)
 		if err != nil {
-			r.ignored.warn(r.cfg.Logf, ev.ID, "watch %s: ignoring events of container %s (id %s): %v", device, ev.Name, short(ev.ID), err)
+			r.ignored.warn(r.cfg.Logf, ev.ID, "watch %s: ignoring events of container %s (id %s): %v", device, ev.Name, fleet.ShortHash(ev.ID), err)
 			return
 		}
 		changed(name)
@@ -467,7 +458,7 @@ func managed(info ContainerInfo, device fleet.DeviceID, name fleet.DeploymentNam
 	cname := strings.TrimPrefix(info.Name, "/")
 	return tagged(fmt.Sprintf("container %s (id %s) is not managed by device %s: %s; "+
 		"remove or rename it (podman rm -f %s, or podman rename %s <other-name>) so the agent can run deployment %s",
-		cname, short(info.ID), device, why, cname, cname, name), runtime.ErrNotManaged)
+		cname, fleet.ShortHash(info.ID), device, why, cname, cname, name), runtime.ErrNotManaged)
 }
 
 // status converts an inspected container to the Status of deployment name.
@@ -502,14 +493,6 @@ func state(s string) runtime.State {
 	}
 	// exited, stopped, unknown.
 	return runtime.StateExited
-}
-
-// short abbreviates a container id or hash for messages.
-func short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }
 
 // formatBytes renders n in binary units, like "100 MiB".

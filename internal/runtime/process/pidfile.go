@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/internal/atomicfile"
 )
 
 // errCorruptPidFile marks a pid file that cannot be trusted; the runtime
@@ -31,13 +32,7 @@ type pidRecord struct {
 }
 
 // grace returns the recorded grace period, or the default.
-func (rec pidRecord) grace() time.Duration {
-	s := rec.GracePeriodSeconds
-	if s <= 0 {
-		s = fleet.DefaultGracePeriodSeconds
-	}
-	return time.Duration(s) * time.Second
-}
+func (rec pidRecord) grace() time.Duration { return fleet.GracePeriod(rec.GracePeriodSeconds) }
 
 // withExit returns rec with the exit recorded.
 func (rec pidRecord) withExit(code int, at time.Time) pidRecord {
@@ -68,31 +63,10 @@ func decodePidRecord(name fleet.DeploymentName, data []byte) (pidRecord, error) 
 	return rec, nil
 }
 
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, fsync, rename, fsync of the directory. A crash leaves either
-// the old file or the new one, never a torn one.
+// writeFileAtomic replaces path with data (0600): the old file or the new
+// one survives a crash, never a torn one.
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // syncDir makes a rename in dir durable.
