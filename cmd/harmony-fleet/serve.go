@@ -4,17 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/harmony-edge/harmony-agent/internal/api"
 	"github.com/harmony-edge/harmony-agent/internal/controller"
+	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/systemd"
 )
 
-const serveHelp = `Usage: harmony-fleet serve [--signing-key FILE] [--http ADDR] [--replicas N]
+const serveHelp = `Usage: harmony-fleet serve [--signing-key FILE] [--http ADDR [--http-token-file FILE]] [--replicas N]
                           [--heartbeat-interval DURATION] [--id NAME] [connection flags]
 
 Runs the fleet controller (ARCHITECTURE 9) until SIGTERM: keeps every fleet
@@ -35,7 +38,8 @@ agents without trust.keys.
 --heartbeat-interval is the agents' heartbeat interval, for agents that do
 not report theirs (heartbeat_interval_seconds): a device silent for three
 of them is offline, counted unavailable, and updated when it returns.
---http serves the HTTP API and dashboard on ADDR (127.0.0.1:8080).
+--http serves the HTTP API, /metrics and the dashboard on ADDR (e.g.
+127.0.0.1:8080); off loopback --http-token-file is required.
 
 Under systemd (Type=notify) it sends READY once its first plan is made,
 WATCHDOG, and STATUS lines ("acting: 3 deployments, 120 devices" or
@@ -50,6 +54,7 @@ func cmdServe(ctx context.Context, out ioStreams, args []string) error {
 	fs := newFlagSet("serve")
 	key := addSigningKeyFlag(fs)
 	httpAddr := fs.String("http", "", "serve the HTTP API and dashboard on ADDR (host:port)")
+	tokenFile := fs.String("http-token-file", "", "the API's bearer token, required off loopback (mode 0600)")
 	replicas := fs.Int("replicas", 1, fmt.Sprintf("replicas of the buckets it creates (1..%d)", maxReplicas))
 	id := fs.String("id", "", "this replica's name in the lease (default HOST-PID)")
 	heartbeat := fs.Duration("heartbeat-interval", 30*time.Second, "the agents' heartbeat interval")
@@ -92,19 +97,28 @@ func cmdServe(ctx context.Context, out ioStreams, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	// The API goroutine is waited for after ctx is cancelled (defers run
+	// last first).
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
 	if *httpAddr != "" {
-		// TODO(api): internal/api is on main, but nothing implements its
-		// api.View (the live fleet view it serves) yet. Once something
-		// does (fleetview, or the api helper's own), wire it here:
-		//   srv, err := api.New(api.Options{Addr: *httpAddr, View: view, Log: log,
-		//       Rollouts: pauseResume{js}, // updateDeployment (deploy.go), ErrNotFound mapped
-		//       LeaseHeld: func() bool { return c.Status().Leader }})
-		//   wg.Go(func() { _ = srv.ListenAndServe(ctx) })
-		log.Warn("--http: the HTTP API is not built into this harmony-fleet yet; ignored", zap.String("addr", *httpAddr))
+		live := fleetview.StartLive(ctx, js, fleetview.LiveOptions{})
+		defer live.Close()
+		srv, err := api.New(api.Options{Addr: *httpAddr, TokenFile: *tokenFile, View: liveView{live}, Rollouts: pauseResume{js}, Log: log.Named("api"),
+			EventsFolded: live.Folded, LeaseHeld: func() bool { return c.Status().Leader }})
+		if err != nil {
+			return usagef("serve: --http: %v", err)
+		}
+		wg.Go(func() {
+			if err := srv.ListenAndServe(ctx); err != nil && ctx.Err() == nil {
+				log.Error("http api stopped", zap.String("addr", *httpAddr), zap.Error(err))
+			}
+		})
+		log.Info("http api", zap.String("addr", *httpAddr))
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	done := make(chan error, 1) // Run's result; read once
 	go func() { done <- c.Run(ctx) }()
 	log.Info("serving", zap.String("servers", conn.servers()), zap.Bool("signing", kp != nil))

@@ -41,8 +41,7 @@ if ! "$fleet" device add dev-device --label site=dev >/dev/null 2>&1; then
 		echo "run.sh: could not enrol dev-device (harmony-fleet device add dev-device --label site=dev)" >&2
 fi
 
-# TODO(api): add --http 127.0.0.1:8080 (the dashboard) once serve wires internal/api.
-"$fleet" serve &
+"$fleet" serve --http 127.0.0.1:8080 &
 pids+=("$!")
-echo "run.sh: agent and harmony-fleet serve running; try: $fleet deploy web -f configs/examples/web.yaml --selector site=dev --wait" >&2
+echo "run.sh: agent and harmony-fleet serve running (dashboard: http://127.0.0.1:8080); try: $fleet deploy web -f configs/examples/web.yaml --selector site=dev --wait" >&2
 wait -n "${pids[@]}"
