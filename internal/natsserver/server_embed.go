@@ -18,8 +18,9 @@ import (
 // (build tag embednats).
 const Compiled = true
 
-// readyTimeout bounds the wait for the server to accept connections.
-const readyTimeout = 10 * time.Second
+// readyTimeout bounds the wait for the server to accept connections:
+// generous, since a cluster node on a loaded CI machine took over 10 s.
+const readyTimeout = 30 * time.Second
 
 // Server is a running in-process nats-server with JetStream.
 type Server struct {
