@@ -83,7 +83,7 @@ func (e fleetEnv) mustRun(t *testing.T, args ...string) string {
 type e2eAgent struct {
 	done chan error
 	stop context.CancelFunc
-	log  *testsupport.SyncBuffer
+	log  *testsupport.SyncBuffer // its log, JSON lines; printed when the test fails
 }
 
 // startE2EAgent runs the agent of device id against url (no creds, the
@@ -309,6 +309,13 @@ func depCell(name fleet.DeploymentName, sel string) string {
 	return fmt.Sprintf(`((document.querySelector('#deployments tr[data-deployment=' + %s + '] %s')||{}).textContent||'')`, jsQuote(string(name)), sel)
 }
 
+// TestDashboardRealFleet: dev-1 enrolled (site=lab) with its agent
+// running, serve --http, and web deployed to site=lab. The API answers
+// with what the agent runs and streams its events within 1 s; /metrics
+// parses and counts them. In Chromium the dashboard shows the API's
+// counts, a new spec's events within 2 s without a reload, a failing
+// deployment's error, and its pause button pauses a rollout that is
+// still progressing (deployments and rollouts buckets both say so).
 func TestDashboardRealFleet(t *testing.T) {
 	e := start(t, true)
 	e.mustRun(t, "device", "add", "dev-1", "--label", "site=lab")
@@ -345,10 +352,9 @@ func TestDashboardRealFleet(t *testing.T) {
 			t.Fatalf("deployments = %+v, want web alone", list.Deployments)
 		}
 		d := list.Deployments[0]
-		wantCounts := api.Counts{Running: 1, Targeted: new(1)}
 		if d.Name != "web" || !d.Fleet || d.Paused || d.Counts.Pending != 0 || d.Counts.Running != 1 || d.Counts.Succeeded != 0 ||
 			d.Counts.Failed != 0 || d.Counts.Targeted == nil || *d.Counts.Targeted != 1 {
-			t.Errorf("deployment = %+v counts %+v, want web, fleet, not paused, counts %+v", d, d.Counts, wantCounts)
+			t.Errorf("deployment = %+v, want web, fleet, not paused, running 1 of 1 targeted, nothing else", d)
 		}
 		if ro := d.Rollout; ro == nil || ro.State != fleet.RolloutComplete || ro.SpecHash != webHash || ro.Generation < 1 ||
 			ro.Targeted != 1 || ro.Updated != 1 || ro.Ready != 1 || ro.Failed != 0 {
