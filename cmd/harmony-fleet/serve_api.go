@@ -66,6 +66,12 @@ func (v liveView) Deployment(name fleet.DeploymentName) (api.DeploymentDetail, b
 		if d.Name != name {
 			continue
 		}
+		// Status(name) answers for any name; known are the ones the list
+		// holds: a fleet deployment, or one some device reports.
+		c := d.Counts
+		if _, isFleet := rec.Deployments[name]; !isFleet && c.Pending+c.Running+c.Succeeded+c.Failed == 0 {
+			return api.DeploymentDetail{}, false
+		}
 		out := api.DeploymentDetail{Deployment: apiDeployment(d, rec), Failing: []api.FailingDevice{}}
 		for _, f := range d.Failing {
 			out.Failing = append(out.Failing, api.FailingDevice{DeviceID: f.DeviceID, LastError: fleet.ErrorText(f.LastError), Revision: f.Revision})
