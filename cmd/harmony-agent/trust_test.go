@@ -12,9 +12,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 
 	"github.com/nats-io/nkeys"
 
@@ -248,7 +249,7 @@ func TestBareSpec(t *testing.T) {
 // under root), which cannot read the agent's secrets or state directory.
 func TestPolicy(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("the default user is the agent's own unless it runs as root; this test runs as uid " + strconv.Itoa(os.Geteuid()))
+		testsupport.SkipOutsideCI(t, "the default user is the agent's own unless it runs as root; this test runs as uid %d", os.Geteuid())
 	}
 	h := newHarness(t)
 	// Opened up before the agent starts: it makes its state directory

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -69,7 +71,7 @@ func (e fleetEnv) publishMany(t *testing.T, n int) {
 // holding them would take (the table used to hold every row).
 func TestEventsBoundedMemory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("publishes 100,000 events")
+		testsupport.SkipOutsideCI(t, "-short: it publishes 100,000 events")
 	}
 	const n = 100_000
 	e := start(t, true)

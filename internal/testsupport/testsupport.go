@@ -2,6 +2,7 @@ package testsupport
 
 import (
 	"bytes"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -81,4 +82,14 @@ func (s *SyncBuffer) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.b.Reset()
+}
+
+// SkipOutsideCI skips t, saying why, when CI is unset; in CI (CI set) a
+// test that cannot run is a failure, since a skipped test proves nothing.
+func SkipOutsideCI(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("cannot run in CI: "+format, args...)
+	}
+	t.Skipf(format+" (skipped outside CI only)", args...)
 }
