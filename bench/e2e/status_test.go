@@ -486,7 +486,7 @@ const (
 func TestFleetStatusFloorProcess(t *testing.T) {
 	url := os.Getenv(floorURLEnv)
 	if url == "" {
-		t.Skip("run by BenchmarkFleetStatus only")
+		t.Skip("a subprocess of BenchmarkFleetStatus: nothing to do as a test (not a CI skip)")
 	}
 	devices, err := strconv.Atoi(os.Getenv(floorWantEnv))
 	if err != nil {

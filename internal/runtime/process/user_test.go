@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
+
 	"github.com/harmony-edge/harmony-agent/internal/runtime"
 )
 
@@ -18,7 +20,7 @@ import (
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("switching a workload's user needs root; this test runs as uid " + strconv.Itoa(os.Geteuid()))
+		testsupport.SkipOutsideCI(t, "switching a workload's user needs root; this test runs as uid %d", os.Geteuid())
 	}
 }
 
