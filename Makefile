@@ -70,7 +70,7 @@ test-integration: ## only the tests against real NATS and podman: agent, runtime
 
 .PHONY: test
 test: lint ## everything CI runs: lint, every test with -race (podman set up), then the packaging checks
-	@scripts/browser/env.sh >/dev/null # installs chromium when missing, for internal/api's browser test
+	@scripts/browser/env.sh >/dev/null # installs chromium when missing, for the dashboard tests (internal/api, cmd/harmony-fleet)
 	@$(WITH_PODMAN) $(GO) test -race -tags $(DEVTAGS) -count=1 ./...
 	$(MAKE) test-packaging
 

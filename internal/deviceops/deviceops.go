@@ -121,6 +121,12 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("subscribe %s: %w", subj, err)
 	}
 	s.sub = sub
+	// Make the subscription known to the server before Start returns, so a
+	// request sent right after reaches it; best effort: a device that is
+	// offline subscribes again when it connects.
+	if cfg.Conn.IsConnected() {
+		_ = cfg.Conn.FlushTimeout(2 * time.Second)
+	}
 	return s, nil
 }
 
