@@ -31,6 +31,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/controller"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver/natstest"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport"
 )
 
 // keyWrite is one desired-state entry the test saw.
@@ -606,10 +607,21 @@ func (e *ctlEnv) putsOf(m position, name, hash string) map[string][]keyWrite {
 	return out
 }
 
+// recorderCatchUp bounds checkOnePut's wait for the recorder to see the
+// writes already made (nats.go resets a stalled watch after 10-20 s).
+const recorderCatchUp = 45 * time.Second
+
 // checkOnePut checks that each device's key got the spec of hash exactly
 // once since m: no wave started twice.
 func (e *ctlEnv) checkOnePut(m position, name, hash string, devices []string) {
 	e.t.Helper()
+	// The test's own recorder is a plain KV watch: after a NATS node is
+	// lost it catches up only when nats.go resets it (10-20 s), so wait
+	// until it has seen a put for every device before counting them.
+	testsupport.Until(recorderCatchUp, func() bool {
+		puts := e.putsOf(m, name, hash)
+		return !slices.ContainsFunc(devices, func(d string) bool { return len(puts[d]) == 0 })
+	})
 	puts := e.putsOf(m, name, hash)
 	for _, d := range devices {
 		if n := len(puts[d]); n != 1 {
