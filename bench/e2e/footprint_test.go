@@ -8,12 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -97,6 +99,7 @@ func BenchmarkAgentIdle(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "harmony-agent")
 	buildAgent(b, goruntime.GOARCH, bin)
 	env := startNATS(b)
+	sg := newSigner(b)
 
 	for _, n := range []int{0, loaded} {
 		b.Run(fmt.Sprintf("deployments=%d", n), func(b *testing.B) {
@@ -105,12 +108,13 @@ func BenchmarkAgentIdle(b *testing.B) {
 			for b.Loop() {
 				device := fleet.DeviceID(fmt.Sprintf("idle-%d", n))
 				events := readEvents(b, env.js, fleet.DeviceEventsSubject(device))
-				p := startAgentProcess(b, bin, env.url, device)
+				p := startAgentProcess(b, bin, env.url, device, agentOptions{trustKeys: []string{sg.pub}})
 				p.waitDeviceInfo(b, env.js, device)
 				for i := range n {
-					env.put(b, device, deployment(i), processSpec(i))
+					env.put(b, device, deployment(i), sg.sign(b, device, deployment(i), processSpec(i)))
 				}
 				waitAll(b, events, n, fleet.PhaseRunning)
+				p.checkFeatures(b, env, device)
 				// Settle: the debounced DeviceInfo put and the start-up
 				// garbage collections are not idling.
 				time.Sleep(3 * time.Second)
@@ -136,12 +140,65 @@ func BenchmarkAgentIdle(b *testing.B) {
 	}
 }
 
+// checkFeatures fails b unless the agent runs as a field device does with
+// the features of the second edition on: it answers device operations
+// (a ping) and its DeviceInfo carries host metrics. (That it runs only
+// signed values is its trust.keys, checked at each put by the events.)
+func (p *agentProcess) checkFeatures(b *testing.B, env *natsEnv, device fleet.DeviceID) {
+	b.Helper()
+	m, err := env.nc.Request(fleet.DeviceOpSubject(device, fleet.OpPing), []byte("{}"), 10*time.Second)
+	if err != nil {
+		p.fatalf(b, "ping %s: %v", device, err)
+	}
+	var pong fleet.PingReply
+	if err := fleet.DecodeOpReply(m.Data, &pong); err != nil || pong.DeviceID != device {
+		p.fatalf(b, "ping %s = %+v, %v; want its answer", device, pong, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	kv, err := env.js.KeyValue(ctx, fleet.DeviceInfoBucket)
+	if err != nil {
+		b.Fatalf("KeyValue(%s): %v", fleet.DeviceInfoBucket, err)
+	}
+	e, err := kv.Get(ctx, fleet.DeviceInfoKey(device))
+	if err != nil {
+		b.Fatalf("get %s: %v", fleet.DeviceInfoKey(device), err)
+	}
+	var info fleet.DeviceInfo
+	if err := json.Unmarshal(e.Value(), &info); err != nil || info.Host == nil || info.Host.Memory == nil {
+		p.fatalf(b, "DeviceInfo of %s has no host metrics (%v): %s", device, err, e.Value())
+	}
+}
+
 // agentProcess is a harmony-agent process the benchmark started.
 type agentProcess struct {
 	cmd      *exec.Cmd
 	stateDir string
 	logPath  string
-	exited   chan struct{} // closed once cmd.Wait returned
+	log      *countingWriter // the agent's stdout and stderr, to logPath
+	exited   chan struct{}   // closed once cmd.Wait returned
+}
+
+// agentOptions are the settings of an agent process beyond the defaults.
+type agentOptions struct {
+	// trustKeys is trust.keys: with any, only signed desired values run.
+	trustKeys []string
+	// stateDir is the state directory (default: a temporary directory).
+	stateDir string
+}
+
+// countingWriter writes to w and counts the bytes: the agent's log goes
+// through a pipe, as to journald on a device, so that its bytes are not
+// the agent's own disk writes and can be counted apart.
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // startAgentProcess starts bin as `harmony-agent run` for device, with a
@@ -153,7 +210,7 @@ type agentProcess struct {
 // exist, as on a device without podman: the agent keeps the podman
 // runtime, whose calls fail, and its event feed retries with a backoff
 // growing to reconcile.backoff_max.
-func startAgentProcess(b *testing.B, bin, url string, device fleet.DeviceID) *agentProcess {
+func startAgentProcess(b *testing.B, bin, url string, device fleet.DeviceID, opts agentOptions) *agentProcess {
 	b.Helper()
 	dir := b.TempDir()
 	p := &agentProcess{
@@ -161,12 +218,21 @@ func startAgentProcess(b *testing.B, bin, url string, device fleet.DeviceID) *ag
 		logPath:  filepath.Join(dir, "agent.log"),
 		exited:   make(chan struct{}),
 	}
+	if opts.stateDir != "" {
+		p.stateDir = opts.stateDir
+	}
 	if keep := os.Getenv("BENCH_AGENT_LOG_DIR"); keep != "" {
 		p.logPath = filepath.Join(keep, "agent-"+string(device)+".log")
 	}
 	cfg := filepath.Join(dir, "agent.yaml")
 	text := fmt.Sprintf("device_id: %s\nstate_dir: %s\nnats:\n  urls: [%q]\nruntime:\n  podman:\n    socket: %s\n",
 		device, p.stateDir, url, filepath.Join(dir, "no-podman.sock"))
+	if len(opts.trustKeys) > 0 {
+		text += "trust:\n  keys:\n"
+		for _, k := range opts.trustKeys {
+			text += fmt.Sprintf("    - %s\n", k)
+		}
+	}
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		b.Fatal(err)
 	}
@@ -174,15 +240,19 @@ func startAgentProcess(b *testing.B, bin, url string, device fleet.DeviceID) *ag
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer logFile.Close() // the child holds its own descriptor
+	p.log = &countingWriter{w: logFile}
 	p.cmd = exec.Command(bin, "run", "--config", cfg)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, strings.Fields(os.Getenv("BENCH_AGENT_ENV"))...)
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	// One writer for both: exec copies them through one pipe.
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.WaitDelay = 5 * time.Second // a pipe held by a stray child does not hang Wait
 	if err := p.cmd.Start(); err != nil {
+		logFile.Close()
 		b.Fatalf("start %s: %v", bin, err)
 	}
 	go func() { // owned by p: stop (or the cleanup) waits for it
-		_ = p.cmd.Wait()
+		_ = p.cmd.Wait() // returns once the pipe is drained into logFile
+		logFile.Close()
 		close(p.exited)
 	}()
 	b.Cleanup(func() { p.stop(b) })
