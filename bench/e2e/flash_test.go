@@ -85,7 +85,7 @@ func BenchmarkFlashWrites(b *testing.B) {
 		}
 		waitAll(b, events, n, fleet.PhaseRunning)
 		p.checkFeatures(b, env, device)
-		p.waitStateFiles(b, last, sg.last)
+		p.waitStateFiles(b, deployment(n-1), last, sg.last)
 		// Settle: the debounced DeviceInfo put and the start-up garbage
 		// collections are not idling.
 		time.Sleep(3 * time.Second)
@@ -103,7 +103,7 @@ func BenchmarkFlashWrites(b *testing.B) {
 			env.put(b, device, name, last)
 			waitEvent(b, events, name, fleet.PhaseRunning)
 		}
-		p.waitStateFiles(b, last, sg.last)
+		p.waitStateFiles(b, name, last, sg.last)
 		io2, log2 := p.io(b), p.log.n.Load()
 		changeIO, changeLog = io2.minus(io1), log2-log1
 
@@ -191,10 +191,10 @@ func (p *agentProcess) io(b *testing.B) procIO {
 }
 
 // waitStateFiles waits until the agent's state files hold what it was
-// last sent: the desired cache the signature of value (the last put), the
-// trust store generation gen. Both are written in the background, after
-// the put's events may already be stored.
-func (p *agentProcess) waitStateFiles(b *testing.B, value []byte, gen uint64) {
+// last sent: the desired cache's file of deployment the signature of
+// value (the last put), the trust store generation gen. The cache is
+// written in the background, after the put's events may be stored.
+func (p *agentProcess) waitStateFiles(b *testing.B, deployment fleet.DeploymentName, value []byte, gen uint64) {
 	b.Helper()
 	var env struct {
 		Signatures []struct {
@@ -210,7 +210,7 @@ func (p *agentProcess) waitStateFiles(b *testing.B, value []byte, gen uint64) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		cache, _ := os.ReadFile(filepath.Join(p.stateDir, "desired.json"))
+		cache, _ := os.ReadFile(filepath.Join(p.stateDir, "desired", string(deployment)+".desired"))
 		store, _ := os.ReadFile(filepath.Join(p.stateDir, trust.StoreFile))
 		if bytes.Contains(cache, sig) && bytes.Contains(store, genText) {
 			return

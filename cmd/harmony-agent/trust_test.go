@@ -323,7 +323,7 @@ func TestPolicy(t *testing.T) {
 	peek := map[fleet.DeploymentName]string{
 		"peek-creds": "cat " + creds,
 		"peek-state": "ls " + h.stateDir,
-		"peek-cache": "cat " + filepath.Join(h.stateDir, "desired.json"),
+		"peek-cache": "cat " + filepath.Join(h.stateDir, "desired", "peek-cache.desired"),
 	}
 	for name, script := range peek {
 		h.put(name, spec(fleet.RestartNever, nil, "/bin/sh", "-c", script))

@@ -114,7 +114,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger, o Options) err
 	}
 
 	var cache *desired.Cache
-	if c, err := desired.OpenCache(filepath.Join(cfg.StateDir, "desired.json")); err != nil {
+	if c, err := desired.OpenCache(filepath.Join(cfg.StateDir, "desired")); err != nil {
 		log.Error("desired-state cache unusable; an offline boot will wait for NATS", zap.Error(err))
 	} else {
 		cache = c
