@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
@@ -96,10 +97,13 @@ func writePidRecord(path string, rec pidRecord) error {
 const pidReserveBytes = 4096
 
 // pidReservation is room taken for a pid file before anything running is
-// stopped: a temporary file in the pid file's directory, written and
-// synced to its full size, so that recording the replacement later only
-// overwrites blocks it already holds. A full or read-only state directory
-// is then found out while the old process still runs.
+// stopped: a temporary file in the pid file's directory, its blocks
+// allocated (fallocate, or where the filesystem cannot, written with
+// zeros) and synced to its full size, so that recording the replacement
+// later only fills blocks it already holds. A full or read-only state
+// directory is then found out while the old process still runs.
+// fallocate writes no data: the pid file's page goes to the disk once,
+// when it is recorded, not twice (SD cards die of writes).
 type pidReservation struct {
 	path string
 	f    *os.File
@@ -111,7 +115,10 @@ func reservePidFile(path string) (*pidReservation, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = f.Write(make([]byte, pidReserveBytes))
+	err = syscall.Fallocate(int(f.Fd()), 0, 0, pidReserveBytes)
+	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) {
+		_, err = f.Write(make([]byte, pidReserveBytes))
+	}
 	if err == nil {
 		err = f.Sync()
 	}

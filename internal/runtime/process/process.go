@@ -118,6 +118,13 @@ type proc struct {
 	done       chan struct{}
 	exitCode   int
 	finishedAt time.Time
+	// replaced, guarded by Runtime.mu, says Apply is stopping p to start
+	// its successor, whose record follows: p's exit is not written to the
+	// pid file (a page written to the disk for a record about to be
+	// overwritten). A crash in between leaves p's record without an exit,
+	// read at the next start as a process gone (exit code unknown), while
+	// the desired state starts the successor again.
+	replaced bool
 }
 
 // is reports whether p is the process rec describes.
@@ -431,15 +438,38 @@ func (r *Runtime) Apply(ctx context.Context, w runtime.Workload) (runtime.Status
 	}
 	defer res.discard()
 	if ok {
+		r.markReplaced(rec, true)
 		if err := r.stop(ctx, rec, rec.grace()); err != nil {
+			r.markReplaced(rec, false) // it may run on: its exit is to be recorded
 			return runtime.Status{}, fmt.Errorf("replace %s: %w", name, err)
 		}
 	}
 	st, err := r.start(w.Device, name, w.Spec.WithDefaults(), hash, res)
 	if err != nil {
+		if ok {
+			r.recordReplacedExit(rec) // no successor: the old exit is the record
+		}
 		return runtime.Status{}, fmt.Errorf("start %s: %w", name, err)
 	}
 	return st, nil
+}
+
+// recordReplacedExit writes the exit of the replaced process rec describes
+// to its pid file, which finish skipped, once its successor failed to
+// start.
+func (r *Runtime) recordReplacedExit(rec pidRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.procs[rec.Deployment]
+	if !p.is(rec) || !p.replaced {
+		return
+	}
+	p.replaced = false
+	if code, at, done := p.exited(); done {
+		if err := writePidRecord(r.pidPath(rec.Deployment), p.rec.withExit(code, at)); err != nil {
+			r.logf("record exit of %s: %v", rec.Deployment, err)
+		}
+	}
 }
 
 func (r *Runtime) isClosed() bool {
@@ -572,15 +602,26 @@ func (r *Runtime) watchAdopted(p *proc) {
 	}
 }
 
+// markReplaced sets whether the watched process rec describes, if any,
+// is being replaced (proc.replaced).
+func (r *Runtime) markReplaced(rec pidRecord, replaced bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p := r.procs[rec.Deployment]; p.is(rec) {
+		p.replaced = replaced
+	}
+}
+
 // finish records p's exit in memory and, when p is still the deployment's
-// process, in its pid file, then tells the watchers.
+// process and not being replaced, in its pid file, then tells the
+// watchers.
 func (r *Runtime) finish(p *proc, code int) {
 	at := time.Now().UTC()
 	name := p.rec.Deployment
 	r.mu.Lock()
 	p.exitCode, p.finishedAt = code, at
 	close(p.done)
-	if r.procs[name] == p {
+	if r.procs[name] == p && !p.replaced {
 		if err := writePidRecord(r.pidPath(name), p.rec.withExit(code, at)); err != nil {
 			r.logf("record exit of %s: %v", name, err)
 		}
