@@ -16,6 +16,11 @@ import (
 //
 //	BENCH_IDLE              idle window of BenchmarkAgentIdle (60s; quick 10s)
 //	BENCH_IDLE_DEPLOYMENTS  deployments of its loaded case (100)
+//	BENCH_FLASH_IDLE        idle window of BenchmarkFlashWrites (10m; quick 30s)
+//	BENCH_FLASH_DEPLOYMENTS deployments running through it (100)
+//	BENCH_FLASH_CHANGES     desired changes it counts the writes of (50; quick 10)
+//	BENCH_FLASH_DIR         where its agent's state directory goes: a
+//	                        directory on a disk, not tmpfs (the temporary directory)
 //	BENCH_AGENT_ENV         KEY=VALUE words added to the agent process's
 //	                        environment (e.g. GODEBUG=gctrace=1)
 //	BENCH_AGENT_LOG_DIR     keep the agent process's log there, as

@@ -222,13 +222,20 @@ type section struct {
 const mb = 1e6 // binary sizes are in decimal megabytes: 10 MB is 10^7 bytes
 
 var (
-	fmtMB   = func(v float64) string { return fmt.Sprintf("%.2f MB", v/mb) }
-	fmtMiB  = func(v float64) string { return fmt.Sprintf("%.1f MiB", v) }
-	fmtPct  = func(v float64) string { return fmt.Sprintf("%.3f %%", v) }
-	fmtMs   = func(v float64) string { return fmtSig(v) + " ms" }
-	fmtRate = func(v float64) string { return thousands(v) + "/s" }
-	fmtB    = func(v float64) string { return fmt.Sprintf("%.1f B", v) }
-	fmtN    = func(v float64) string { return thousands(v) }
+	fmtMB    = func(v float64) string { return fmt.Sprintf("%.2f MB", v/mb) }
+	fmtMiB   = func(v float64) string { return fmt.Sprintf("%.1f MiB", v) }
+	fmtPct   = func(v float64) string { return fmt.Sprintf("%.3f %%", v) }
+	fmtMs    = func(v float64) string { return fmtSig(v) + " ms" }
+	fmtNsUs  = func(v float64) string { return fmtSig(v/1e3) + " µs" } // ns/op shown in µs
+	fmtRate  = func(v float64) string { return thousands(v) + "/s" }
+	fmtB     = func(v float64) string { return fmt.Sprintf("%.1f B", v) }
+	fmtBytes = func(v float64) string { // whole bytes; KiB from 1 KiB on
+		if math.Abs(v) < 1024 {
+			return fmt.Sprintf("%.0f B", v)
+		}
+		return fmt.Sprintf("%.1f KiB", v/1024)
+	}
+	fmtN = func(v float64) string { return thousands(v) }
 )
 
 // sections is the table: what make bench measures, in the order of the
@@ -248,6 +255,22 @@ var sections = []section{
 		{figure: "agent process, 100 deployments: of the RSS, RssFile (binary pages)", value: m(`^BenchmarkAgentIdle/deployments=[1-9]`, "RssFile-MiB"), format: fmtMiB},
 		{figure: "agent process, 0 deployments: OS threads", value: m(`^BenchmarkAgentIdle/deployments=0$`, "threads"), format: fmtN},
 		{figure: "agent process, 100 deployments: OS threads", value: m(`^BenchmarkAgentIdle/deployments=[1-9]`, "threads"), format: fmtN},
+		{figure: "flash writes, 100 deployments idle: bytes written to disk per hour (write_bytes)", value: m(`^BenchmarkFlashWrites$`, "idle-write-B/h"), format: fmtBytes, checks: []check{atMost(4096, "≤ 4 KiB/h")}},
+		{figure: "flash writes per desired change (write_bytes)", value: m(`^BenchmarkFlashWrites$`, "write-B/change"), format: fmtBytes, checks: []check{atMost(16384, "≤ 16 KiB")}},
+		{figure: "flash writes, idle: write calls' bytes per hour, any file or socket (wchar)", value: m(`^BenchmarkFlashWrites$`, "idle-wchar-B/h"), format: fmtBytes},
+		{figure: "flash writes per desired change: write calls' bytes (wchar)", value: m(`^BenchmarkFlashWrites$`, "wchar-B/change"), format: fmtBytes},
+		{figure: "flash writes, idle: the agent's log to journald per hour (not in write_bytes)", value: m(`^BenchmarkFlashWrites$`, "log-B/h"), format: fmtBytes},
+		{figure: "flash writes per desired change: the agent's log to journald", value: m(`^BenchmarkFlashWrites$`, "log-B/change"), format: fmtBytes},
+		{figure: "agent process, 100 deployments, over the flash step's idle window: idle CPU", value: m(`^BenchmarkFlashWrites$`, "cpu-%"), format: fmtPct, checks: []check{atMost(0.1, "≤ 0.1 %")}},
+		{figure: "verification of a signed desired value (floor: the ed25519 check alone)", value: m(`^BenchmarkVerify$`, "ns/op"), floor: m(`^BenchmarkSignatureOnly$`, "ns/op"), format: fmtNsUs, checks: []check{atMost(100e3, "≤ 100 µs")}},
+	}},
+	{"Device operations on loopback: request to answer (floor: bare NATS request-reply on the same server)", []row{
+		{figure: "ping, p50", value: m(`^BenchmarkRoundTrip/ping$`, "p50-ms"), floor: m(`^BenchmarkRoundTrip/floor$`, "p50-ms"), format: fmtMs},
+		{figure: "ping, p99", value: m(`^BenchmarkRoundTrip/ping$`, "p99-ms"), floor: m(`^BenchmarkRoundTrip/floor$`, "p99-ms"), format: fmtMs, checks: []check{atMost(20, "≤ 20 ms")}},
+		{figure: "ping, max", value: m(`^BenchmarkRoundTrip/ping$`, "max-ms"), floor: m(`^BenchmarkRoundTrip/floor$`, "max-ms"), format: fmtMs},
+		{figure: "logs --tail 100, p50", value: m(`^BenchmarkRoundTrip/logs-tail-100$`, "p50-ms"), floor: m(`^BenchmarkRoundTrip/floor$`, "p50-ms"), format: fmtMs},
+		{figure: "logs --tail 100, p99", value: m(`^BenchmarkRoundTrip/logs-tail-100$`, "p99-ms"), floor: m(`^BenchmarkRoundTrip/floor$`, "p99-ms"), format: fmtMs, checks: []check{atMost(50, "≤ 50 ms")}},
+		{figure: "logs --tail 100, max", value: m(`^BenchmarkRoundTrip/logs-tail-100$`, "max-ms"), floor: m(`^BenchmarkRoundTrip/floor$`, "max-ms"), format: fmtMs},
 	}},
 	{"Convergence: desired put to `running` stored (Nop runtime; floor: bare put + publish + ack)", []row{
 		{figure: "p50", value: m(`^BenchmarkConvergence/agent$`, "p50-ms"), floor: m(`^BenchmarkConvergence/floor$`, "p50-ms"), format: fmtMs},
@@ -415,6 +438,39 @@ const method = `- Footprint: ` + "`go build`" + ` of cmd/harmony-agent as a rele
   from /proc/<pid>/status (VmHWM: peak over its life; VmRSS: at the end) and
   /proc/<pid>/stat (utime+stime over the idle window, BENCH_IDLE). The loaded case runs
   100 deployments of ` + "`/bin/sleep 3600`" + `, all running before the window opens.
+  Since the second edition the agent runs as a field device does with the new features
+  on: ` + "`trust.keys`" + ` names the benchmark's signing key (an account nkey) and every desired
+  value is a signed envelope (fleet/signed), verified on arrival; device operations answer
+  (a ping is checked before the window) and host metrics are sampled at each heartbeat
+  (the DeviceInfo is checked to carry them). The agent's log goes through a pipe, as to
+  journald. The idle CPU and RSS rows come from BenchmarkAgentIdle's own 60 s window,
+  comparable with the first edition's; the flash step's 10-minute window reports the CPU
+  of 100 idle deployments again, a longer sample taken while the rest of make bench runs
+  (an idle process's CPU time is its own; other load changes it little).
+- Flash writes (BenchmarkFlashWrites): the same agent process, its state directory on the
+  machine's disk (ext4 on a block device; tmpfs is refused, its writes are not disk
+  writes), 100 deployments of ` + "`/bin/sleep 3600`" + ` running. /proc/<pid>/io is read at both
+  ends of a 10-minute idle window (per hour) and of 50 changes of one deployment's signed
+  spec, each waited for to ` + "`running`" + ` and, after the last, until the desired cache and the
+  trust store hold it (per change). write_bytes counts what the process sent towards the
+  block device, in whole pages when they are dirtied (so a 300-byte file costs 4 KiB);
+  the writes of the journal and of exited children are the kernel's. wchar counts
+  the bytes of every write call, sockets included. A change writes three pages, each
+  synced and renamed into place: the deployment's desired-cache file, the trust store
+  (highest generation per deployment) and the workload's pid file. The log bytes are
+  what journald receives; whether they reach the disk is journald's setting. This step
+  runs in the background for the whole of make bench.
+- Verification of a signed value: BenchmarkVerify of fleet/signed (decode the envelope,
+  check an ed25519 signature under one of two trusted keys, decode the statement and its
+  spec as strictly as a bare spec); its floor, BenchmarkSignatureOnly, is the ed25519
+  check alone.
+- Device operations: BenchmarkRoundTrip of internal/deviceops: a requester's round trip
+  on loopback to a real nats-server and the agent's own handler (deviceops.Start over an
+  agent connection with the device's inbox prefix, an agent with the process runtime):
+  ` + "`ping`" + `, and ` + "`logs --tail 100`" + ` of a workload that printed 200 lines (its real log file;
+  the answer is checked to hold lines 101 to 200), 2,000 requests each, one at a time.
+  The floor is a bare request-reply on the same server: a responder on its own
+  connection answering with the agent's ping answer, byte for byte.
 - Convergence: the agent runs in-process, wired as the daemon wires it (desired watcher,
   on-disk desired cache, publisher with DeviceInfo, JSON logging at info to io.Discard),
   with a do-nothing runtime (bench/e2e.Nop). Each change puts a new spec of one of 8
