@@ -14,6 +14,11 @@ BenchmarkConvergence/floor-2         	    2000	    229690 ns/op	         2.879 m
 BenchmarkBinarySize/arm64-2         	       1	 765781181 ns/op	   9000000 bytes
 BenchmarkBinarySize/arm64-2         	       1	 765781181 ns/op	   9400000 bytes
 BenchmarkBinarySize/arm64-2         	       1	 765781181 ns/op	   9200000 bytes
+BenchmarkFlashWrites-2   	       1	28680854076 ns/op	         0 idle-write-B/h	     12943 write-B/change	        0.05000 cpu-%
+BenchmarkVerify-2          	   20000	    100792 ns/op	   13601 B/op	     324 allocs/op
+BenchmarkSignatureOnly-2   	   20000	     61276 ns/op
+BenchmarkRoundTrip/floor-2         	    2000	     55023 ns/op	         2.778 max-ms	         0.04510 p50-ms	         0.1273 p99-ms
+BenchmarkRoundTrip/ping-2          	    2000	     68045 ns/op	         2.900 max-ms	         0.05285 p50-ms	         0.1649 p99-ms
 --- SKIP: BenchmarkPodman
     podman_test.go:37: not set
 --- FAIL: BenchmarkAgentIdle/deployments=100
@@ -84,9 +89,22 @@ func TestWriteTable(t *testing.T) {
 		"| p99 <sub>BenchmarkConvergence/agent</sub> | 12.5 ms | 0.350 ms | 35.72x | ≤ 10 ms, ≤ 3x floor | **miss** (≤ 10 ms; ≤ 3x floor) |",
 		"| binary size, arm64 <sub>BenchmarkBinarySize/arm64</sub> | 9.20 MB |  |  | ≤ 10 MB | pass |",
 		"| agent: put to `running` stored, p50 | skipped | skipped |  | ≤ 1.2x floor | n/a |",
+		"| flash writes per desired change (write_bytes) <sub>BenchmarkFlashWrites</sub> | 12.6 KiB |  |  | ≤ 16 KiB | pass |",
+		"| flash writes, 100 deployments idle: bytes written to disk per hour (write_bytes) <sub>BenchmarkFlashWrites</sub> | 0 B |  |  | ≤ 4 KiB/h | pass |",
+		"| verification of a signed desired value (floor: the ed25519 check alone) <sub>BenchmarkVerify</sub> | 101 µs | 61.3 µs | 1.64x | ≤ 100 µs | **miss** (≤ 100 µs) |",
+		"| ping, p99 <sub>BenchmarkRoundTrip/ping</sub> | 0.165 ms | 0.127 ms | 1.30x | ≤ 20 ms | pass |",
+		"| logs --tail 100, p99 | not run | 0.127 ms |  | ≤ 50 ms | n/a |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestFmtBytes(t *testing.T) {
+	for in, want := range map[float64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 12943: "12.6 KiB", 73728: "72.0 KiB"} {
+		if got := fmtBytes(in); got != want {
+			t.Errorf("fmtBytes(%v) = %q, want %q", in, got, want)
 		}
 	}
 }
