@@ -454,12 +454,16 @@ const method = `- Footprint: ` + "`go build`" + ` of cmd/harmony-agent as a rele
   spec, each waited for to ` + "`running`" + ` and, after the last, until the desired cache and the
   trust store hold it (per change). write_bytes counts what the process sent towards the
   block device, in whole pages when they are dirtied (so a 300-byte file costs 4 KiB);
-  the writes of the journal and of exited children are the kernel's. wchar counts
-  the bytes of every write call, sockets included. A change writes three pages, each
-  synced and renamed into place: the deployment's desired-cache file, the trust store
-  (highest generation per deployment) and the workload's pid file. The log bytes are
-  what journald receives; whether they reach the disk is journald's setting. This step
-  runs in the background for the whole of make bench.
+  the writes of children it reaped are added to it;
+  metadata blocks (inode table, directories) count when the task dirties them itself,
+  as on this machine's ext4 (no journal listed in /proc/fs/ext4/*/options), only when
+  they were not dirty already: a fraction of a page per change, which varies with what
+  else writes to the disk. wchar counts the bytes of every write call, sockets included
+  (the DeviceInfo put of each heartbeat). A change writes three data pages, each synced
+  and renamed into place: the deployment's desired-cache file, the trust store (highest
+  generation per deployment) and the workload's pid file. The log bytes are what
+  journald receives; whether they reach the disk is journald's setting. This step runs
+  in the background for the whole of make bench (about 11 minutes).
 - Verification of a signed value: BenchmarkVerify of fleet/signed (decode the envelope,
   check an ed25519 signature under one of two trusted keys, decode the statement and its
   spec as strictly as a bare spec); its floor, BenchmarkSignatureOnly, is the ed25519
