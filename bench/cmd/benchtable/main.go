@@ -447,8 +447,7 @@ const method = `- Footprint: ` + "`go build`" + ` of cmd/harmony-agent as a rele
   comparable with the first edition's, and carry the targets; the flash step's 10-minute
   window reports the CPU of 100 idle deployments again, for the record: a longer sample,
   but taken while the rest of make bench loads both cores (an idle process's CPU time is
-  its own, yet its wake-ups cost more on a busy machine: 0.12 % there against 0.07 % in
-  the quiet 60 s window in the run that set this text). The idle agent's CPU goes to the
+  its own, yet its wake-ups cost more on a busy machine). The idle agent's CPU goes to the
   resync every 30 s (each pid file and /proc/<pid>/stat read) and the heartbeat.
 - Flash writes (BenchmarkFlashWrites): the same agent process, its state directory on the
   machine's disk (ext4 on a block device; tmpfs is refused, its writes are not disk
