@@ -210,16 +210,26 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // exist, as on a device without podman: the agent keeps the podman
 // runtime, whose calls fail, and its event feed retries with a backoff
 // growing to reconcile.backoff_max.
-func startAgentProcess(b *testing.B, bin, url string, device fleet.DeviceID, opts agentOptions) *agentProcess {
+//
+// opts, at most one, sets more than the defaults (variadic so that the
+// callers that need none pass none).
+func startAgentProcess(b *testing.B, bin, url string, device fleet.DeviceID, opts ...agentOptions) *agentProcess {
 	b.Helper()
+	if len(opts) > 1 {
+		b.Fatalf("startAgentProcess: %d agentOptions, want at most one", len(opts))
+	}
+	var o agentOptions
+	if len(opts) == 1 {
+		o = opts[0]
+	}
 	dir := b.TempDir()
 	p := &agentProcess{
 		stateDir: filepath.Join(dir, "state"),
 		logPath:  filepath.Join(dir, "agent.log"),
 		exited:   make(chan struct{}),
 	}
-	if opts.stateDir != "" {
-		p.stateDir = opts.stateDir
+	if o.stateDir != "" {
+		p.stateDir = o.stateDir
 	}
 	if keep := os.Getenv("BENCH_AGENT_LOG_DIR"); keep != "" {
 		p.logPath = filepath.Join(keep, "agent-"+string(device)+".log")
@@ -227,9 +237,9 @@ func startAgentProcess(b *testing.B, bin, url string, device fleet.DeviceID, opt
 	cfg := filepath.Join(dir, "agent.yaml")
 	text := fmt.Sprintf("device_id: %s\nstate_dir: %s\nnats:\n  urls: [%q]\nruntime:\n  podman:\n    socket: %s\n",
 		device, p.stateDir, url, filepath.Join(dir, "no-podman.sock"))
-	if len(opts.trustKeys) > 0 {
+	if len(o.trustKeys) > 0 {
 		text += "trust:\n  keys:\n"
-		for _, k := range opts.trustKeys {
+		for _, k := range o.trustKeys {
 			text += fmt.Sprintf("    - %s\n", k)
 		}
 	}
