@@ -20,7 +20,7 @@ const failoverDevices = 3
 
 // BenchmarkFailover measures the fleet controller's failover (issue 16,
 // figure 4; ARCHITECTURE 9: a standby takes over within 10 s): two
-// `harmony-fleet serve` processes (built for this run, --http ”, each its
+// `harmony-fleet serve` processes (built for this run, no HTTP, each its
 // own --id) against the benchmark's in-process server, and a fleet
 // deployment (--batch 100%) targeting 3 enrolled devices, whose device-info
 // snapshots (written by the benchmark, heartbeat interval 1h) keep them

@@ -38,7 +38,7 @@ type fleetServe struct {
 	status string // the last STATUS= line
 }
 
-// startFleetServe starts bin (harmony-fleet) as `serve --id id --http ''`
+// startFleetServe starts bin (harmony-fleet) as `serve --id id --http ""` (no HTTP)
 // against url, with NOTIFY_SOCKET set to a socket of its own and a
 // minimal environment. It is stopped when b ends, if not before.
 func startFleetServe(b *testing.B, bin, url, id string) *fleetServe {
