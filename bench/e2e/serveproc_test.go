@@ -276,3 +276,15 @@ func deployFleet(b *testing.B, bin, url string, name fleet.DeploymentName, spec 
 		b.Fatalf("harmony-fleet %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut.Bytes())
 	}
 }
+
+// reportAs adds the p50, p99 and max of l, in milliseconds, to b's
+// result as prefix-p50-ms, prefix-p99-ms and prefix-max-ms.
+func (l latencies) reportAs(b *testing.B, prefix string) {
+	if len(l) == 0 {
+		return
+	}
+	s := l.sorted()
+	b.ReportMetric(ms(percentile(s, 50)), prefix+"-p50-ms")
+	b.ReportMetric(ms(percentile(s, 99)), prefix+"-p99-ms")
+	b.ReportMetric(ms(s[len(s)-1]), prefix+"-max-ms")
+}
