@@ -113,7 +113,7 @@ func BenchmarkFailover(b *testing.B) {
 			}
 			killed := time.Now()
 			s.kill(b)
-			spec := processSpec(trial + 1)
+			spec := processSpec(len(write) + 1) // new in every trial, whatever -benchtime
 			deployFleet(b, bin, env.url, name, spec, selector, "--batch", "100%")
 			deployed := time.Now()
 
@@ -136,7 +136,7 @@ func BenchmarkFailover(b *testing.B) {
 			write = append(write, first.Sub(killed))
 			b.Logf("trial %d: killed %s; deploy returned after %v, its lease expired after %s, taken by %s after %v, first write after %v",
 				trial, acting, deployed.Sub(killed).Round(time.Millisecond), expired, leaseHolder(taken),
-				lease[trial].Round(time.Millisecond), write[trial].Round(time.Millisecond))
+				lease[len(lease)-1].Round(time.Millisecond), write[len(write)-1].Round(time.Millisecond))
 
 			// Back as the standby.
 			serves[acting] = startFleetServe(b, bin, env.url, acting)
