@@ -16,6 +16,11 @@
 //     bare ordered consumer reading the same stream.
 //   - BenchmarkFleetSim: simulated devices publishing while an aggregator
 //     consumes the stream live.
+//   - BenchmarkFailover: kill -9 of the acting `harmony-fleet serve`
+//     process to the standby's first desired-state write, beside the
+//     lease's TTL.
+//   - BenchmarkLateJoiner: a real agent process enrolled into a running
+//     fleet deployment, to its key written and to `running` stored.
 //   - BenchmarkPodman: a put to `running` for a busybox container through
 //     the agent and the podman runtime, beside a plain `podman run -d`.
 //

@@ -31,6 +31,8 @@ import (
 //	BENCH_STATUS_DEVICES    devices of BenchmarkFleetStatus, 3 deployments each (10000)
 //	BENCH_STATUS_EVENTS     the stream sizes it measures, growing, comma-separated
 //	                        (200000,2000000; quick 20000,200000)
+//	BENCH_FAILOVER_TRIALS   kill -9s of the acting serve in BenchmarkFailover (10; quick 3)
+//	BENCH_JOINERS           agents enrolled one by one in BenchmarkLateJoiner (20; quick 5)
 
 // quick reports whether BENCH_QUICK asks for a short run.
 func quick() bool {

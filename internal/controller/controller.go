@@ -45,8 +45,9 @@ type Config struct {
 	// 0 means fleet.DefaultHeartbeatInterval.
 	HeartbeatInterval time.Duration
 	// LeaseTTL, RenewEvery and AcquireEvery: 0 means the defaults.
-	// LeaseTTL must be the fleet-controller bucket's TTL
-	// (natsconn.ControllerLeaseTTL, set when the bucket is created).
+	// LeaseTTL should be the fleet-controller bucket's TTL
+	// (natsconn.ControllerLeaseTTL, set when the bucket is created); when
+	// the bucket's differs, Run follows the bucket.
 	LeaseTTL     time.Duration
 	RenewEvery   time.Duration
 	AcquireEvery time.Duration
@@ -152,7 +153,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("controller: open bucket %s: %w", fleet.ControllerBucket, err)
 	}
-	l := &lease{kv: leaseKV, id: c.cfg.ID, ttl: c.cfg.LeaseTTL, renew: c.cfg.RenewEvery, acquire: c.cfg.AcquireEvery,
+	ttl, renew := c.leaseTimings(ctx, leaseKV)
+	l := &lease{kv: leaseKV, id: c.cfg.ID, ttl: ttl, renew: renew, acquire: c.cfg.AcquireEvery,
 		log: c.log, onChange: func(bool) { c.poke() }}
 	c.mu.Lock()
 	c.lease = l
@@ -167,6 +169,23 @@ func (c *Controller) Run(ctx context.Context) error {
 	wg.Go(func() { l.run(ctx) })
 	c.loop(ctx)
 	return nil
+}
+
+// leaseTimings returns the lease's TTL and renewal period: the
+// configured ones, unless the bucket's TTL differs (a bucket made by a
+// release with another ControllerLeaseTTL keeps its TTL: Ensure does not
+// change it). Then the lease follows the bucket, renewing at least every
+// third of its TTL: a holder counting on a longer TTL than the bucket's
+// would write after its key expired.
+func (c *Controller) leaseTimings(ctx context.Context, kv jetstream.KeyValue) (ttl, renew time.Duration) {
+	ttl, renew = c.cfg.LeaseTTL, c.cfg.RenewEvery
+	st, err := kv.Status(ctx)
+	if err != nil || st.TTL() <= 0 || st.TTL() == ttl {
+		return ttl, renew
+	}
+	c.log.Warn("the lease bucket's TTL is not the controller's; following the bucket",
+		zap.String("bucket", fleet.ControllerBucket), zap.Duration("bucket_ttl", st.TTL()), zap.Duration("lease_ttl", ttl))
+	return st.TTL(), min(renew, st.TTL()/3)
 }
 
 // poke wakes the planner.
