@@ -92,6 +92,7 @@ e2e cold-start '^BenchmarkColdStart$' "${COLD_RUNS}x"
 e2e replay '^BenchmarkReplay$' 1x
 e2e fleet-sim '^BenchmarkFleetSim$' 1x
 e2e fleet-status '^BenchmarkFleetStatus$' "${STATUS_RUNS}x"
+e2e controller '^BenchmarkController$' 1x
 
 if [[ podman =~ $ONLY ]]; then
 	echo "== podman set-up: scripts/podman/env.sh $PODMAN_DIR" >&2

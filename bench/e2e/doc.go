@@ -16,6 +16,9 @@
 //     bare ordered consumer reading the same stream.
 //   - BenchmarkFleetSim: simulated devices publishing while an aggregator
 //     consumes the stream live.
+//   - BenchmarkController: harmony-fleet serve as a process on 10,000
+//     devices simulated on the wire (devSim): a rollout in waves, late
+//     joiners, a halt, an auto-rollback, the controller's CPU and memory.
 //   - BenchmarkPodman: a put to `running` for a busybox container through
 //     the agent and the podman runtime, beside a plain `podman run -d`.
 //

@@ -285,6 +285,7 @@ var sections = []section{
 		{figure: "events -o table, 200,000 events: peak RSS (VmHWM)", value: m(`^BenchmarkFleetStatus/devices=\d+/events=200000/events-table$`, "VmHWM-MiB"), format: fmtMiB},
 		{figure: "events -o table, 2,000,000 events: time to print them", value: m(`^BenchmarkFleetStatus/devices=\d+/events=2000000/events-table$`, "ms"), format: fmtMs},
 	}},
+	controllerSection,
 	{"Podman: busybox container started (floor: plain `podman run -d --network none --init`)", []row{
 		{figure: "agent: put to `running` stored, p50", value: m(`^BenchmarkPodman/agent$`, "p50-ms"), floor: m(`^BenchmarkPodman/podman-run$`, "p50-ms"), format: fmtMs, checks: []check{ratioAtMost(1.2)}},
 		{figure: "agent: put to `running` stored, max", value: m(`^BenchmarkPodman/agent$`, "max-ms"), floor: m(`^BenchmarkPodman/podman-run$`, "max-ms"), format: fmtMs},
@@ -397,6 +398,7 @@ func writeDoc(w io.Writer, table, raw []byte, took string) {
 	fmt.Fprintln(w, "## How each figure is measured")
 	fmt.Fprintln(w)
 	fmt.Fprint(w, method)
+	fmt.Fprint(w, controllerMethod)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "## Raw output")
 	fmt.Fprintln(w)
