@@ -40,6 +40,11 @@ type view struct {
 	lastInfo time.Time
 	// maxInterval is the longest heartbeat interval of any device seen.
 	maxInterval time.Duration
+
+	// ids holds each enrolled device's ID, hashes the spec hashes seen:
+	// the one copy of each the maps share (see canonID).
+	ids    map[fleet.DeviceID]fleet.DeviceID
+	hashes map[string]string
 }
 
 type pair struct {
@@ -60,6 +65,7 @@ func newView(heartbeat time.Duration) *view {
 		keyRev:      map[string]uint64{},
 		statusRev:   map[fleet.DeploymentName]uint64{},
 		heartbeat:   heartbeat,
+		ids:         map[fleet.DeviceID]fleet.DeviceID{},
 	}
 }
 
@@ -94,8 +100,11 @@ func (v *view) setDeployment(name fleet.DeploymentName, d *fleet.FleetDeployment
 func (v *view) setDevice(id fleet.DeviceID, r *fleet.DeviceRecord) {
 	if r == nil {
 		delete(v.registry, id)
+		delete(v.ids, id)
 		return
 	}
+	id = v.canonID(id)
+	v.ids[id] = id
 	v.registry[id] = rollout.Device{ID: id, Labels: r.Labels}
 }
 
@@ -135,7 +144,9 @@ func (v *view) setKey(key string, value []byte, rev uint64, created time.Time) {
 		}
 		return
 	}
+	dev = v.canonID(dev)
 	k := decodeKey(dev, name, value)
+	k.SpecHash = v.canonHash(k.SpecHash)
 	k.Revision, k.WrittenAt = rev, created
 	m := v.keys[name]
 	if m == nil {
@@ -209,6 +220,7 @@ func stampBare(in *rollout.Input) {
 // interval. A heartbeat of an online device that reports what the view
 // holds changes nothing a plan at the next tick would not see.
 func (v *view) setInfo(id fleet.DeviceID, info *fleet.DeviceInfo) bool {
+	id = v.canonID(id)
 	now := time.Now()
 	v.lastInfo = now
 	if info == nil {
@@ -255,7 +267,7 @@ func (v *view) setInfo(id fleet.DeviceID, info *fleet.DeviceInfo) bool {
 
 // setEvent applies one event.
 func (v *view) setEvent(e fleet.StateChangeEvent) {
-	p := pair{e.DeviceID, e.Deployment}
+	p := pair{v.canonID(e.DeviceID), e.Deployment}
 	if r, ok := v.obsRev[p.device][p.deployment]; ok && r.Compare(e.Revision) >= 0 {
 		return
 	}
@@ -271,6 +283,7 @@ func (v *view) setEvent(e fleet.StateChangeEvent) {
 // not change (a snapshot repeating what an event told). It reports whether
 // the observation changed (a new phase or spec, or a first one).
 func (v *view) observe(p pair, phase fleet.Phase, hash string, rev fleet.Revision, since time.Time) bool {
+	hash = v.canonHash(hash)
 	v.setObsRev(p, rev)
 	m := v.observed[p.deployment]
 	if m == nil {
