@@ -38,6 +38,7 @@ import (
 //	BENCH_CTL_JOINERS       late joiners enrolled one by one (50; quick 10)
 //	BENCH_CTL_CONNS         connections the simulated devices share (4)
 //	BENCH_CTL_HEARTBEAT     their heartbeat interval, also given to serve (30s)
+//	BENCH_CTL_REST          the window of its CPU at rest (10s; quick 2s)
 //	BENCH_CTL_LOG_DIR       keep the controller's log there, as serve.log
 //	                        (default: a temporary directory)
 
