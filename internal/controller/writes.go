@@ -15,7 +15,8 @@ import (
 const writeConcurrency = 32
 
 // putAll performs puts, up to writeConcurrency at once, and returns when
-// every write it started is done. It starts none once the lease is lost:
+// every write it started is done. It starts none once the lease is lost
+// or ctx is done:
 // at most writeConcurrency writes planned under the lease are still in
 // flight then, each fenced by its compare-and-set.
 func (c *Controller) putAll(ctx context.Context, puts []rollout.Put) {
@@ -33,7 +34,7 @@ func (c *Controller) putAll(ctx context.Context, puts []rollout.Put) {
 		})
 	}
 	for _, p := range puts {
-		if !c.lease.held() {
+		if !c.lease.held() || ctx.Err() != nil {
 			break
 		}
 		next <- p
