@@ -16,9 +16,8 @@ const writeConcurrency = 32
 
 // putAll performs puts, up to writeConcurrency at once, and returns when
 // every write it started is done. It starts none once the lease is lost
-// or ctx is done:
-// at most writeConcurrency writes planned under the lease are still in
-// flight then, each fenced by its compare-and-set.
+// or ctx is done: at most writeConcurrency writes planned under the lease
+// are still in flight then, each fenced by its compare-and-set.
 func (c *Controller) putAll(ctx context.Context, puts []rollout.Put) {
 	if len(puts) == 0 {
 		return
