@@ -59,7 +59,8 @@ import (
 //   - rollback: the same on the third deployment with auto_rollback: from
 //     the stored `rolling_back` (the halt) to the stored `running` event of
 //     the previous spec from the last of the devices that took the bad
-//     one; metrics rollback-ms and devices (how many were rolled back).
+//     one (the devices' delay included); metrics rollback-ms and devices
+//     (how many were rolled back).
 //   - controller: the process's CPU seconds over its whole life (start-up
 //     read of the fleet included) and its peak RSS (VmHWM), with the
 //     deployments all in; metrics cpu-total-s, VmHWM-MiB (target: <=

@@ -49,7 +49,7 @@ const controllerMethod = `- Controller (BenchmarkController): the harmony-fleet 
   FLEET_EVENTS, stream order) to the stored ` + "`halted`" + `. Auto-rollback: the same on another
   deployment with auto_rollback, from the stored ` + "`rolling_back`" + ` (its halt) to the stored
   ` + "`running`" + ` event of the previous spec from the last of the devices that took the bad
-  one. Late joiner: with the fleet at rest, 50 new devices, each already sending
+  one (the devices' delay included). Late joiner: with the fleet at rest, 50 new devices, each already sending
   snapshots, enrolled one by one (a registry write as ` + "`harmony-fleet device add`" + ` makes
   it), from before the write to the stored time of the last of its 10 desired keys.
 `
