@@ -95,6 +95,7 @@ e2e fleet-sim '^BenchmarkFleetSim$' 1x
 e2e fleet-status '^BenchmarkFleetStatus$' "${STATUS_RUNS}x"
 e2e failover '^BenchmarkFailover$' 1x
 e2e late-joiner '^BenchmarkLateJoiner$' 1x
+e2e controller '^BenchmarkController$' 1x
 
 if [[ podman =~ $ONLY ]]; then
 	echo "== podman set-up: scripts/podman/env.sh $PODMAN_DIR" >&2

@@ -229,20 +229,26 @@ func (c *Controller) watchOnce(ctx context.Context, bucket string) error {
 				return fmt.Errorf("watch bucket %s: closed", bucket)
 			}
 			c.mu.Lock()
+			changed := true
 			if e == nil {
 				c.ready[bucket] = true
 			} else {
-				c.applyLocked(bucket, e)
+				changed = c.applyLocked(bucket, e)
 			}
 			c.mu.Unlock()
-			c.poke()
+			if changed {
+				c.poke()
+			}
 		}
 	}
 }
 
-// applyLocked applies one entry of bucket to the view. A value that does
-// not decode is treated as absent, and logged.
-func (c *Controller) applyLocked(bucket string, e jetstream.KeyValueEntry) {
+// applyLocked applies one entry of bucket to the view, and reports whether
+// a plan could decide differently for it now: a heartbeat that changes
+// nothing but the time does not (the tick plans for the time), so 10,000
+// devices' heartbeats do not keep the planner busy. A value that does not
+// decode is treated as absent, and logged.
+func (c *Controller) applyLocked(bucket string, e jetstream.KeyValueEntry) bool {
 	deleted := e.Operation() != jetstream.KeyValuePut
 	key := e.Key()
 	bad := func(err error) {
@@ -253,24 +259,24 @@ func (c *Controller) applyLocked(bucket string, e jetstream.KeyValueEntry) {
 		name, err := fleet.ParseDeploymentName(key)
 		if err != nil {
 			bad(err)
-			return
+			return true
 		}
 		if deleted {
 			c.v.setDeployment(name, nil)
-			return
+			return true
 		}
 		d, err := fleet.DecodeFleetDeployment(e.Value())
 		if err != nil {
 			bad(err)
 			c.v.setDeployment(name, nil)
-			return
+			return true
 		}
 		c.v.setDeployment(name, &d)
 	case fleet.DeviceRegistryBucket:
 		id, err := fleet.ParseDeviceID(key)
 		if err != nil {
 			bad(err)
-			return
+			return true
 		}
 		var r fleet.DeviceRecord
 		if !deleted {
@@ -281,27 +287,27 @@ func (c *Controller) applyLocked(bucket string, e jetstream.KeyValueEntry) {
 		}
 		if deleted {
 			c.v.setDevice(id, nil)
-			return
+			return true
 		}
 		c.v.setDevice(id, &r)
 	case fleet.DeviceInfoBucket:
 		id, err := fleet.ParseDeviceID(key)
 		if err != nil {
 			bad(err)
-			return
+			return true
 		}
 		var info fleet.DeviceInfo
 		if !deleted {
 			if err := json.Unmarshal(e.Value(), &info); err != nil || info.DeviceID != id {
 				bad(fmt.Errorf("decode: %v (device_id %q)", err, info.DeviceID))
-				return
+				return true
 			}
 		}
 		if deleted {
 			c.v.setInfo(id, nil)
-			return
+			return true
 		}
-		c.v.setInfo(id, &info)
+		return c.v.setInfo(id, &info)
 	case fleet.DesiredStateBucket:
 		var value []byte
 		if !deleted {
@@ -312,19 +318,20 @@ func (c *Controller) applyLocked(bucket string, e jetstream.KeyValueEntry) {
 		name, err := fleet.ParseDeploymentName(key)
 		if err != nil {
 			bad(err)
-			return
+			return true
 		}
 		if deleted {
 			c.v.setStatus(name, nil, e.Revision())
-			return
+			return true
 		}
 		var s fleet.RolloutStatus
 		if err := json.Unmarshal(e.Value(), &s); err != nil {
 			bad(err)
-			return
+			return true
 		}
 		c.v.setStatus(name, &s, e.Revision())
 	}
+	return true
 }
 
 // watchEvents applies the last event of every pair, then the live ones.
@@ -445,12 +452,7 @@ func (c *Controller) step(ctx context.Context) {
 		}
 		c.del(ctx, d)
 	}
-	for _, p := range out.Puts {
-		if !c.lease.held() {
-			return
-		}
-		c.put(ctx, p)
-	}
+	c.putAll(ctx, out.Puts)
 }
 
 func (c *Controller) writeStatus(ctx context.Context, s fleet.RolloutStatus) error {

@@ -100,3 +100,27 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestControllerRows(t *testing.T) {
+	const out = `BenchmarkController/devices=10000/deployments=10/floor-2         	       1	 620233209 ns/op	       617.8 ms
+BenchmarkController/devices=10000/deployments=10/rollout-2       	       1	9061513322 ns/op	         5.850 cpu-s	      9060 overhead-ms	      9060 total-ms	        10.00 waves
+BenchmarkController/devices=10000/deployments=10/late-joiner-2   	       1	11853546569 ns/op	       1448.5 max-ms	       216.7 p50-ms	       1448.5 p99-ms
+BenchmarkController/devices=10000/deployments=10/halt-2          	       1	 846661391 ns/op	       439.7 halt-ms
+BenchmarkController/devices=10000/deployments=10/controller-2    	       1	    108301 ns/op	       197.6 VmHWM-MiB	        21.27 cpu-total-s
+`
+	var buf bytes.Buffer
+	writeTable(&buf, parse([]byte(out)))
+	table := buf.String()
+	for _, want := range []string{
+		"| 9060 ms | 618 ms | 14.66x | ≤ 10 s (10 waves) | pass |",
+		"| rollout: controller CPU (utime+stime) over it <sub>BenchmarkController/devices=10000/deployments=10/rollout</sub> | 5.85 s |",
+		"| 197.6 MiB |  |  | ≤ 256 MiB | pass |",
+		"| 440 ms |  |  | ≤ 2 s | pass |",
+		"| 1448 ms |  |  | ≤ 1 s | **miss** (≤ 1 s) |",
+		"| auto-rollback: devices rolled back | not run |",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+}
