@@ -23,7 +23,8 @@
 #                       not make test's, whose teardown would stop it mid-run
 #   BENCH_REPORT        the report written (BENCHMARKS.md)
 # and the sizes bench/e2e reads itself (BENCH_IDLE, BENCH_FLASH_*, BENCH_COLD_DEPLOYMENTS,
-# BENCH_REPLAY_EVENTS, BENCH_SIM_*, BENCH_STATUS_*: see bench/e2e/knobs_test.go).
+# BENCH_REPLAY_EVENTS, BENCH_SIM_*, BENCH_STATUS_*, BENCH_FAILOVER_TRIALS,
+# BENCH_JOINERS: see bench/e2e/knobs_test.go).
 #
 # A step that fails does not stop the others; the table says which
 # figures are missing, and the exit status is 1.
@@ -117,6 +118,9 @@ e2e cold-start '^BenchmarkColdStart$' "${COLD_RUNS}x"
 e2e replay '^BenchmarkReplay$' 1x
 e2e fleet-sim '^BenchmarkFleetSim$' 1x
 e2e fleet-status '^BenchmarkFleetStatus$' "${STATUS_RUNS}x"
+e2e failover '^BenchmarkFailover$' 1x
+e2e late-joiner '^BenchmarkLateJoiner$' 1x
+e2e controller '^BenchmarkController$' 1x
 
 if [[ podman =~ $ONLY ]]; then
 	echo "== podman set-up: scripts/podman/env.sh $PODMAN_DIR" >&2

@@ -16,6 +16,14 @@
 //     bare ordered consumer reading the same stream.
 //   - BenchmarkFleetSim: simulated devices publishing while an aggregator
 //     consumes the stream live.
+//   - BenchmarkFailover: kill -9 of the acting `harmony-fleet serve`
+//     process to the standby's first desired-state write, beside the
+//     lease's TTL.
+//   - BenchmarkLateJoiner: a real agent process enrolled into a running
+//     fleet deployment, to its key written and to `running` stored.
+//   - BenchmarkController: harmony-fleet serve as a process on 10,000
+//     devices simulated on the wire (devSim): a rollout in waves, late
+//     joiners, a halt, an auto-rollback, the controller's CPU and memory.
 //   - BenchmarkPodman: a put to `running` for a busybox container through
 //     the agent and the podman runtime, beside a plain `podman run -d`.
 //

@@ -36,6 +36,18 @@ import (
 //	BENCH_STATUS_DEVICES    devices of BenchmarkFleetStatus, 3 deployments each (10000)
 //	BENCH_STATUS_EVENTS     the stream sizes it measures, growing, comma-separated
 //	                        (200000,2000000; quick 20000,200000)
+//	BENCH_FAILOVER_TRIALS   kill -9s of the acting serve in BenchmarkFailover (10; quick 3)
+//	BENCH_JOINERS           agents enrolled one by one in BenchmarkLateJoiner (20; quick 5)
+//	BENCH_CTL_DEVICES       simulated devices of BenchmarkController (10000; quick 1000)
+//	BENCH_CTL_DEPLOYMENTS   fleet deployments targeting all of them (10; at least 3)
+//	BENCH_CTL_DELAY         how long a simulated device takes to answer a new
+//	                        desired value, as a duration (0)
+//	BENCH_CTL_JOINERS       late joiners enrolled one by one (50; quick 10)
+//	BENCH_CTL_CONNS         connections the simulated devices share (4)
+//	BENCH_CTL_HEARTBEAT     their heartbeat interval, also given to serve (30s)
+//	BENCH_CTL_REST          the window of its CPU at rest (10s; quick 2s)
+//	BENCH_CTL_LOG_DIR       keep the controller's log there, as serve.log
+//	                        (default: a temporary directory)
 
 // quick reports whether BENCH_QUICK asks for a short run.
 func quick() bool {

@@ -30,6 +30,7 @@ import (
 	"github.com/harmony-edge/harmony-agent/internal/config"
 	"github.com/harmony-edge/harmony-agent/internal/daemon"
 	"github.com/harmony-edge/harmony-agent/internal/testsupport"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport/browser"
 )
 
 // The dashboard against the real system (issue 15, tests 2 and 3): an
@@ -467,21 +468,21 @@ func TestDashboardRealFleet(t *testing.T) {
 	})
 
 	t.Run("browser", func(t *testing.T) {
-		b := openTab(t)
-		dir := screenshotDir(t)
+		b := browser.Start(t)
+		dir := browser.ArtifactDir(t)
 		defer func() {
 			if t.Failed() {
-				b.screenshot(t, dir, "failure")
+				b.Screenshot(t, dir, "failure")
 			}
 		}()
-		b.do(t, "open the dashboard", chromedp.Navigate(base+"/"))
-		b.waitJS(t, "the first load", "window.harmonyLoaded > 0", e2eTimeout)
-		b.waitJS(t, "the event stream open", `document.getElementById('conn').textContent === 'live'`, e2eTimeout)
+		b.Do(t, "open the dashboard", chromedp.Navigate(base+"/"))
+		b.WaitJS(t, "the first load", "window.harmonyLoaded > 0", e2eTimeout)
+		b.WaitJS(t, "the event stream open", `document.getElementById('conn').textContent === 'live'`, e2eTimeout)
 
 		// The deployments' rows hold the API's counts.
 		type row struct{ Name, Pending, Running, Succeeded, Failed, Targeted string }
 		rows := func() []row {
-			return evalJS[[]row](t, b, `[...document.querySelectorAll('#deployments tbody tr[data-deployment]')].map(tr => ({
+			return browser.Eval[[]row](t, b, `[...document.querySelectorAll('#deployments tbody tr[data-deployment]')].map(tr => ({
 				Name: tr.dataset.deployment,
 				Pending: tr.querySelector('.count-pending').textContent, Running: tr.querySelector('.count-running').textContent,
 				Succeeded: tr.querySelector('.count-succeeded').textContent, Failed: tr.querySelector('.count-failed').textContent,
@@ -504,23 +505,23 @@ func TestDashboardRealFleet(t *testing.T) {
 		if got, want := rows(), apiRows(); !slices.Equal(got, want) || !slices.Equal(want, []row{{"web", "0", "1", "0", "0", "1"}}) {
 			t.Errorf("dashboard rows = %+v\nAPI says        %+v, want web running 1 of 1", got, want)
 		}
-		if got := evalJS[string](t, b, depCell("web", "[data-role=state]")+" + ' ' + "+depCell("web", "[data-role=progress]")); got != "complete 1/1 updated, 1 ready, 0 failed" {
+		if got := browser.Eval[string](t, b, depCell("web", "[data-role=state]")+" + ' ' + "+depCell("web", "[data-role=progress]")); got != "complete 1/1 updated, 1 ready, 0 failed" {
 			t.Errorf("web rollout cell = %q", got)
 		}
-		b.waitJS(t, "dev-1 online and converged", `(() => { const tr = document.querySelector('#devices tr[data-device="dev-1"]');
+		b.WaitJS(t, "dev-1 online and converged", `(() => { const tr = document.querySelector('#devices tr[data-device="dev-1"]');
 			return !!tr && tr.children[1].textContent === 'online' && tr.children[2].textContent === 'yes' && tr.querySelector('.labels').textContent === 'site=lab'; })()`, e2eTimeout)
-		b.screenshot(t, dir, "1-loaded")
+		b.Screenshot(t, dir, "1-loaded")
 
 		// A new spec for web: the controller writes it, the agent replaces
 		// the process, and the page shows its events and the new rollout
 		// without a reload.
-		evalJS[bool](t, b, `window.notReloaded = true`)
+		browser.Eval[bool](t, b, `window.notReloaded = true`)
 		webEvents := `document.querySelectorAll('#events li[data-device="dev-1"][data-deployment="web"]').length`
-		before := evalJS[int](t, b, webEvents)
+		before := browser.Eval[int](t, b, webEvents)
 		web2, web2Hash := specFile(t, "web2", processSpec("", "/bin/sleep", "3601"))
 		began := time.Now()
 		e.mustRun(t, "deploy", "web", "-f", web2, "--selector", "site=lab", "--min-ready", "0s")
-		b.waitJS(t, "a new web event of dev-1 in the feed", fmt.Sprintf("%s > %d", webEvents, before), max(2*time.Second-time.Since(began), 0))
+		b.WaitJS(t, "a new web event of dev-1 in the feed", fmt.Sprintf("%s > %d", webEvents, before), max(2*time.Second-time.Since(began), 0))
 		took := time.Since(began)
 		t.Logf("the dashboard showed the new spec's first event %v after deploy began", took)
 		if took > 2*time.Second {
@@ -529,7 +530,7 @@ func TestDashboardRealFleet(t *testing.T) {
 		waitAPI(t, base, "web", "the new web spec complete", func(d api.DeploymentDetail) bool {
 			return d.Counts.Running == 1 && rolloutIs(d, fleet.RolloutComplete, web2Hash)
 		})
-		b.waitJS(t, "web's rollout complete again with running 1", depCell("web", "[data-role=state]")+` === 'complete' && `+depCell("web", ".count-running")+` === '1'`, e2eTimeout)
+		b.WaitJS(t, "web's rollout complete again with running 1", depCell("web", "[data-role=state]")+` === 'complete' && `+depCell("web", ".count-running")+` === '1'`, e2eTimeout)
 		// The device's phases are its snapshot's: they follow at its next
 		// heartbeat.
 		var dev api.DeviceDetail
@@ -538,10 +539,10 @@ func TestDashboardRealFleet(t *testing.T) {
 			p := dev.Deployments["web"]
 			return p.SpecHash == web2Hash && p.Phase == fleet.PhaseRunning && dev.Converged == api.Converged
 		}, func() string { return fmt.Sprintf("dev-1 running web %s, converged (now %+v)", web2Hash, dev.Device) })
-		if !evalJS[bool](t, b, `window.notReloaded === true`) {
+		if !browser.Eval[bool](t, b, `window.notReloaded === true`) {
 			t.Error("the page was reloaded")
 		}
-		b.screenshot(t, dir, "2-new-spec")
+		b.Screenshot(t, dir, "2-new-spec")
 
 		// A fleet deployment whose process fails: its error on the page.
 		crash, _ := specFile(t, "crash", processSpec("never", "/bin/sh", "-c", "echo boom; exit 1"))
@@ -551,12 +552,12 @@ func TestDashboardRealFleet(t *testing.T) {
 		})
 		errText := string(failing.Failing[0].LastError)
 		t.Logf("crash's error on dev-1: %q", errText)
-		b.waitJS(t, "crash's error on dev-1 in the failing list", fmt.Sprintf(`(document.querySelector('#failing li[data-device="dev-1"][data-deployment="crash"] .err')||{}).textContent === %s`, jsQuote(errText)), e2eTimeout)
-		b.waitJS(t, "crash failed 1 in its row", depCell("crash", ".count-failed")+` === '1'`, e2eTimeout)
+		b.WaitJS(t, "crash's error on dev-1 in the failing list", fmt.Sprintf(`(document.querySelector('#failing li[data-device="dev-1"][data-deployment="crash"] .err')||{}).textContent === %s`, jsQuote(errText)), e2eTimeout)
+		b.WaitJS(t, "crash failed 1 in its row", depCell("crash", ".count-failed")+` === '1'`, e2eTimeout)
 		if got, want := rows(), apiRows(); !slices.Equal(got, want) {
 			t.Errorf("dashboard rows = %+v\nAPI says        %+v", got, want)
 		}
-		b.screenshot(t, dir, "3-failing")
+		b.Screenshot(t, dir, "3-failing")
 
 		// A rollout that waits (60 s before dev-1 counts ready): paused
 		// from the page while it progresses.
@@ -565,8 +566,8 @@ func TestDashboardRealFleet(t *testing.T) {
 		waitAPI(t, base, "slow", "slow progressing, running on dev-1", func(d api.DeploymentDetail) bool {
 			return d.Counts.Running == 1 && rolloutIs(d, fleet.RolloutProgressing, slowHash)
 		})
-		b.waitJS(t, "slow progressing with a pause button", depCell("slow", "[data-role=state]")+` === 'progressing' && !!document.querySelector('#deployments tr[data-deployment="slow"] button.pause')`, e2eTimeout)
-		b.do(t, "click pause", chromedp.Click(`#deployments tr[data-deployment="slow"] button.pause`))
+		b.WaitJS(t, "slow progressing with a pause button", depCell("slow", "[data-role=state]")+` === 'progressing' && !!document.querySelector('#deployments tr[data-deployment="slow"] button.pause')`, e2eTimeout)
+		b.Do(t, "click pause", chromedp.Click(`#deployments tr[data-deployment="slow"] button.pause`))
 		var rec fleet.FleetDeployment
 		var ro fleet.RolloutStatus
 		testsupport.Poll(t, e2eTimeout, func() bool {
@@ -578,10 +579,10 @@ func TestDashboardRealFleet(t *testing.T) {
 		if ro.SpecHash != slowHash || ro.Generation != rec.Generation {
 			t.Errorf("rollouts/slow = %+v, want generation %d, spec %s", ro, rec.Generation, slowHash)
 		}
-		b.waitJS(t, "slow shown paused with a resume button", depCell("slow", "[data-role=state]")+` === 'paused' && !!document.querySelector('#deployments tr[data-deployment="slow"] button.resume')`, e2eTimeout)
-		if !evalJS[bool](t, b, `window.notReloaded === true`) {
+		b.WaitJS(t, "slow shown paused with a resume button", depCell("slow", "[data-role=state]")+` === 'paused' && !!document.querySelector('#deployments tr[data-deployment="slow"] button.resume')`, e2eTimeout)
+		if !browser.Eval[bool](t, b, `window.notReloaded === true`) {
 			t.Error("the page was reloaded")
 		}
-		b.screenshot(t, dir, "4-paused")
+		b.Screenshot(t, dir, "4-paused")
 	})
 }

@@ -143,15 +143,11 @@ func deviceAdd(ctx context.Context, out ioStreams, args []string) error {
 		}
 	}
 
-	nc, js, err := conn.connect(ctx)
+	kv, closeConn, err := conn.registry(ctx, true)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	defer nc.Close()
-	kv, err := registryBucket(ctx, js, true)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
+	defer closeConn()
 	if credsFile != nil {
 		// O_EXCL: never overwrite another device's secret.
 		f, err := os.OpenFile(*credsOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -202,6 +198,20 @@ func accountPublicKey(flag, keyFile string) (string, error) {
 		return "", fmt.Errorf("want the account's public key (A...) or its JWT file: %w", err)
 	}
 	return creds.AccountPublicKey(string(b))
+}
+
+// registry connects and opens the device-registry bucket (creating it
+// with create, see registryBucket); closeConn closes the connection.
+func (c *connFlags) registry(ctx context.Context, create bool) (kv jetstream.KeyValue, closeConn func(), err error) {
+	nc, js, err := c.connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if kv, err = registryBucket(ctx, js, create); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return kv, nc.Close, nil
 }
 
 // registryBucket opens the device-registry bucket; with create, it makes
@@ -275,15 +285,11 @@ func deviceLabel(ctx context.Context, out ioStreams, args []string) error {
 		}
 		set[k] = v
 	}
-	nc, js, err := conn.connect(ctx)
+	kv, closeConn, err := conn.registry(ctx, false)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	defer nc.Close()
-	kv, err := registryBucket(ctx, js, false)
-	if err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
-	}
+	defer closeConn()
 	rec, revision, err := getRecord(ctx, kv, id)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)

@@ -36,15 +36,7 @@ type fleetEnv struct {
 func start(t *testing.T, initialized bool) fleetEnv {
 	t.Helper()
 	srv := natstest.Start(t)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatalf("nats.Connect: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Connect(t, srv.ClientURL())
 	e := fleetEnv{url: srv.ClientURL(), js: js}
 	if initialized {
 		if code, _, errOut := e.run(t, "init"); code != exitOK {

@@ -326,6 +326,10 @@ func (p *planner) plan() fleet.RolloutStatus {
 	isTargeted := p.scratch.targeted
 	clear(isTargeted)
 	defer func() { p.scratch.targets = targets[:0] }()
+	// maxGen is the highest generation this deployment ever had a key at,
+	// as far as the keys tell: a rollback write must be newer.
+	maxGen := d.Generation
+	keyed := 0 // targeted devices with a key
 	for i, dev := range p.devs {
 		if !Matches(d.Selector, dev.Labels) {
 			continue
@@ -333,18 +337,23 @@ func (p *planner) plan() fleet.RolloutStatus {
 		isTargeted[i] = true
 		k, hasKey := keys[dev.ID]
 		t := target{id: dev.ID, online: p.online[i], key: k, hasKey: hasKey}
-		if hasKey && k.SpecHash == hash && k.Generation >= d.Generation {
-			t.health = p.judge(k, observed[dev.ID], hash)
+		if hasKey {
+			keyed++
+			maxGen = max(maxGen, k.Generation)
+			if k.SpecHash == hash && k.Generation >= d.Generation {
+				t.health = p.judge(k, observed[dev.ID], hash)
+			}
 		}
 		targets = append(targets, t)
 	}
-	// maxGen is the highest generation this deployment ever had a key at,
-	// as far as the keys tell: a rollback write must be newer.
-	maxGen := d.Generation
-	for id, k := range keys {
-		maxGen = max(maxGen, k.Generation)
-		if i, ok := p.index[id]; !ok || !isTargeted[i] {
-			p.delete(id, k, ReasonUntargeted)
+	// Keys beyond the targeted devices' (the registry's IDs are unique)
+	// belong to devices outside the selector or the registry.
+	if keyed < len(keys) {
+		for id, k := range keys {
+			maxGen = max(maxGen, k.Generation)
+			if i, ok := p.index[id]; !ok || !isTargeted[i] {
+				p.delete(id, k, ReasonUntargeted)
+			}
 		}
 	}
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/harmony-edge/harmony-agent/internal/testsupport/browser"
 )
 
 // BenchmarkDeploymentsAPI: GET /api/v1/deployments over loopback HTTP at
@@ -54,19 +55,19 @@ func BenchmarkDeploymentsAPI(b *testing.B) {
 func BenchmarkDashboardFirstLoad(b *testing.B) {
 	v := bigFleet(10_000)
 	_, hs := newTestServer(b, Options{View: v, Rollouts: &memRollouts{view: v}})
-	br := startBrowser(b)
+	br := browser.Start(b)
 	var total float64
 	var worst float64
 	n := 0
 	for b.Loop() {
-		br.do(b, "open the dashboard", chromedp.Navigate(hs.URL+"/"))
-		br.waitJS(b, "the first load", "window.harmonyLoaded > 0", 30*time.Second)
-		ms := eval[float64](b, br, "window.harmonyLoaded")
+		br.Do(b, "open the dashboard", chromedp.Navigate(hs.URL+"/"))
+		br.WaitJS(b, "the first load", "window.harmonyLoaded > 0", 30*time.Second)
+		ms := browser.Eval[float64](b, br, "window.harmonyLoaded")
 		total += ms
 		worst = max(worst, ms)
 		n++
 	}
-	rows := eval[int](b, br, `document.querySelectorAll('#devices tbody tr').length`)
+	rows := browser.Eval[int](b, br, `document.querySelectorAll('#devices tbody tr').length`)
 	if rows != DefaultPageLimit {
 		b.Fatalf("dashboard drew %d device rows, want %d", rows, DefaultPageLimit)
 	}

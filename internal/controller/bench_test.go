@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +28,14 @@ func BenchmarkPlanRollout10k(b *testing.B) {
 		v.setDevice(id, &fleet.DeviceRecord{DeviceID: id, Labels: map[string]string{"role": "edge"}})
 		v.liveness[id] = rollout.Liveness{HeartbeatAt: now, HeartbeatInterval: 30 * time.Second}
 	}
+	values := map[string][]byte{}
+	for _, spec := range []fleet.DeploymentSpec{oldSpec, newSpec} {
+		data, err := json.Marshal(spec.WithDefaults())
+		if err != nil {
+			b.Fatal(err)
+		}
+		values[fleet.SpecHash(spec)] = data
+	}
 	rev := uint64(0)
 	for j := range deployments {
 		name := fleet.DeploymentName(fmt.Sprintf("deployment-%02d", j))
@@ -34,18 +44,19 @@ func BenchmarkPlanRollout10k(b *testing.B) {
 		d := fleet.FleetDeployment{Name: name, Selector: map[string]string{"role": "edge"}, Spec: newSpec, Generation: 200,
 			Rollout: pol, Previous: &fleet.PreviousVersion{Spec: oldSpec, Generation: 100}}
 		v.setDeployment(name, &d)
-		v.keys[name] = map[fleet.DeviceID]rollout.Key{}
-		v.observed[name] = map[fleet.DeviceID]rollout.Observation{}
 		for i := range devices {
-			id := fleet.DeviceID(fmt.Sprintf("device-%05d", i))
 			rev++
 			hash := oldHash
 			if i%2 == 0 {
 				hash = newHash
 			}
-			// Bare specs, as the dev default writes: stampBare works on each.
-			v.keys[name][id] = rollout.Key{SpecHash: hash, Revision: rev, WrittenAt: now.Add(-time.Hour)}
-			v.observed[name][id] = rollout.Observation{Phase: fleet.PhaseRunning, SpecHash: hash, Since: now.Add(-time.Hour)}
+			// As the watches apply them: each key, event and device ID
+			// decoded on its own (bare specs, as the dev default writes:
+			// stampBare works on each).
+			v.setKey(fmt.Sprintf("device-%05d.%s", i, name), values[hash], rev, now.Add(-time.Hour))
+			v.setEvent(fleet.StateChangeEvent{DeviceID: fleet.DeviceID(fmt.Sprintf("device-%05d", i)), Deployment: name,
+				Revision: fleet.Revision{AgentEpoch: 7, Sequence: uint64(j + 1)}, Transition: fleet.Applied(fleet.PhasePending, fleet.PhaseRunning, ""),
+				SpecHash: strings.Clone(hash), At: now.Add(-time.Hour)})
 		}
 		v.statuses[name] = fleet.RolloutStatus{Deployment: name, Generation: 200, SpecHash: newHash, PreviousSpecHash: oldHash,
 			State: fleet.RolloutProgressing, Wave: 5}

@@ -45,8 +45,9 @@ type Config struct {
 	// 0 means fleet.DefaultHeartbeatInterval.
 	HeartbeatInterval time.Duration
 	// LeaseTTL, RenewEvery and AcquireEvery: 0 means the defaults.
-	// LeaseTTL must be the fleet-controller bucket's TTL
-	// (natsconn.ControllerLeaseTTL, set when the bucket is created).
+	// LeaseTTL should be the fleet-controller bucket's TTL
+	// (natsconn.ControllerLeaseTTL, set when the bucket is created); when
+	// the bucket's differs, Run follows the bucket.
 	LeaseTTL     time.Duration
 	RenewEvery   time.Duration
 	AcquireEvery time.Duration
@@ -152,7 +153,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("controller: open bucket %s: %w", fleet.ControllerBucket, err)
 	}
-	l := &lease{kv: leaseKV, id: c.cfg.ID, ttl: c.cfg.LeaseTTL, renew: c.cfg.RenewEvery, acquire: c.cfg.AcquireEvery,
+	ttl, renew := c.leaseTimings(ctx, leaseKV)
+	l := &lease{kv: leaseKV, id: c.cfg.ID, ttl: ttl, renew: renew, acquire: c.cfg.AcquireEvery,
 		log: c.log, onChange: func(bool) { c.poke() }}
 	c.mu.Lock()
 	c.lease = l
@@ -167,6 +169,23 @@ func (c *Controller) Run(ctx context.Context) error {
 	wg.Go(func() { l.run(ctx) })
 	c.loop(ctx)
 	return nil
+}
+
+// leaseTimings returns the lease's TTL and renewal period: the
+// configured ones, unless the bucket's TTL differs (a bucket made by a
+// release with another ControllerLeaseTTL keeps its TTL: Ensure does not
+// change it). Then the lease follows the bucket, renewing at least every
+// third of its TTL: a holder counting on a longer TTL than the bucket's
+// would write after its key expired.
+func (c *Controller) leaseTimings(ctx context.Context, kv jetstream.KeyValue) (ttl, renew time.Duration) {
+	ttl, renew = c.cfg.LeaseTTL, c.cfg.RenewEvery
+	st, err := kv.Status(ctx)
+	if err != nil || st.TTL() <= 0 || st.TTL() == ttl {
+		return ttl, renew
+	}
+	c.log.Warn("the lease bucket's TTL is not the controller's; following the bucket",
+		zap.String("bucket", fleet.ControllerBucket), zap.Duration("bucket_ttl", st.TTL()), zap.Duration("lease_ttl", ttl))
+	return st.TTL(), min(renew, st.TTL()/3)
 }
 
 // poke wakes the planner.
@@ -210,20 +229,26 @@ func (c *Controller) watchOnce(ctx context.Context, bucket string) error {
 				return fmt.Errorf("watch bucket %s: closed", bucket)
 			}
 			c.mu.Lock()
+			changed := true
 			if e == nil {
 				c.ready[bucket] = true
 			} else {
-				c.applyLocked(bucket, e)
+				changed = c.applyLocked(bucket, e)
 			}
 			c.mu.Unlock()
-			c.poke()
+			if changed {
+				c.poke()
+			}
 		}
 	}
 }
 
-// applyLocked applies one entry of bucket to the view. A value that does
-// not decode is treated as absent, and logged.
-func (c *Controller) applyLocked(bucket string, e jetstream.KeyValueEntry) {
+// applyLocked applies one entry of bucket to the view, and reports whether
+// a plan could decide differently for it now: a heartbeat that changes
+// nothing but the time does not (the tick plans for the time), so 10,000
+// devices' heartbeats do not keep the planner busy. A value that does not
+// decode is treated as absent, and logged.
+func (c *Controller) applyLocked(bucket string, e jetstream.KeyValueEntry) bool {
 	deleted := e.Operation() != jetstream.KeyValuePut
 	key := e.Key()
 	bad := func(err error) {
@@ -234,24 +259,24 @@ func (c *Controller) applyLocked(bucket string, e jetstream.KeyValueEntry) {
 		name, err := fleet.ParseDeploymentName(key)
 		if err != nil {
 			bad(err)
-			return
+			return true
 		}
 		if deleted {
 			c.v.setDeployment(name, nil)
-			return
+			return true
 		}
 		d, err := fleet.DecodeFleetDeployment(e.Value())
 		if err != nil {
 			bad(err)
 			c.v.setDeployment(name, nil)
-			return
+			return true
 		}
 		c.v.setDeployment(name, &d)
 	case fleet.DeviceRegistryBucket:
 		id, err := fleet.ParseDeviceID(key)
 		if err != nil {
 			bad(err)
-			return
+			return true
 		}
 		var r fleet.DeviceRecord
 		if !deleted {
@@ -262,27 +287,27 @@ func (c *Controller) applyLocked(bucket string, e jetstream.KeyValueEntry) {
 		}
 		if deleted {
 			c.v.setDevice(id, nil)
-			return
+			return true
 		}
 		c.v.setDevice(id, &r)
 	case fleet.DeviceInfoBucket:
 		id, err := fleet.ParseDeviceID(key)
 		if err != nil {
 			bad(err)
-			return
+			return true
 		}
 		var info fleet.DeviceInfo
 		if !deleted {
 			if err := json.Unmarshal(e.Value(), &info); err != nil || info.DeviceID != id {
 				bad(fmt.Errorf("decode: %v (device_id %q)", err, info.DeviceID))
-				return
+				return true
 			}
 		}
 		if deleted {
 			c.v.setInfo(id, nil)
-			return
+			return true
 		}
-		c.v.setInfo(id, &info)
+		return c.v.setInfo(id, &info)
 	case fleet.DesiredStateBucket:
 		var value []byte
 		if !deleted {
@@ -293,19 +318,20 @@ func (c *Controller) applyLocked(bucket string, e jetstream.KeyValueEntry) {
 		name, err := fleet.ParseDeploymentName(key)
 		if err != nil {
 			bad(err)
-			return
+			return true
 		}
 		if deleted {
 			c.v.setStatus(name, nil, e.Revision())
-			return
+			return true
 		}
 		var s fleet.RolloutStatus
 		if err := json.Unmarshal(e.Value(), &s); err != nil {
 			bad(err)
-			return
+			return true
 		}
 		c.v.setStatus(name, &s, e.Revision())
 	}
+	return true
 }
 
 // watchEvents applies the last event of every pair, then the live ones.
@@ -426,12 +452,7 @@ func (c *Controller) step(ctx context.Context) {
 		}
 		c.del(ctx, d)
 	}
-	for _, p := range out.Puts {
-		if !c.lease.held() {
-			return
-		}
-		c.put(ctx, p)
-	}
+	c.putAll(ctx, out.Puts)
 }
 
 func (c *Controller) writeStatus(ctx context.Context, s fleet.RolloutStatus) error {

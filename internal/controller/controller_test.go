@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 	"go.uber.org/zap/zaptest"
@@ -32,15 +31,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	srv := natstest.Start(t)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Connect(t, srv.ClientURL())
 	ctx := t.Context()
 	// The lease bucket with the short TTL these tests give the controller.
 	resources := natsconn.FleetResources(natsconn.DefaultResourceSettings())
@@ -60,6 +51,7 @@ func newEnv(t *testing.T) *env {
 		name string
 	}{{&e.registry, fleet.DeviceRegistryBucket}, {&e.deployments, fleet.DeploymentsBucket}, {&e.desired, fleet.DesiredStateBucket},
 		{&e.rollouts, fleet.RolloutsBucket}, {&e.lease, fleet.ControllerBucket}, {&e.info, fleet.DeviceInfoBucket}} {
+		var err error
 		if *b.kv, err = js.KeyValue(ctx, b.name); err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,7 @@ import (
 const (
 	DefaultLeaseTTL     = natsconn.ControllerLeaseTTL
 	DefaultRenewEvery   = DefaultLeaseTTL / 3
-	DefaultAcquireEvery = 500 * time.Millisecond
+	DefaultAcquireEvery = 250 * time.Millisecond
 	LeaseMargin         = time.Second
 )
 

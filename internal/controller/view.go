@@ -40,6 +40,11 @@ type view struct {
 	lastInfo time.Time
 	// maxInterval is the longest heartbeat interval of any device seen.
 	maxInterval time.Duration
+
+	// ids holds each enrolled device's ID, hashes the spec hashes seen:
+	// the one copy of each the maps share (see canonID).
+	ids    map[fleet.DeviceID]fleet.DeviceID
+	hashes map[string]string
 }
 
 type pair struct {
@@ -60,6 +65,7 @@ func newView(heartbeat time.Duration) *view {
 		keyRev:      map[string]uint64{},
 		statusRev:   map[fleet.DeploymentName]uint64{},
 		heartbeat:   heartbeat,
+		ids:         map[fleet.DeviceID]fleet.DeviceID{},
 	}
 }
 
@@ -94,8 +100,11 @@ func (v *view) setDeployment(name fleet.DeploymentName, d *fleet.FleetDeployment
 func (v *view) setDevice(id fleet.DeviceID, r *fleet.DeviceRecord) {
 	if r == nil {
 		delete(v.registry, id)
+		delete(v.ids, id)
 		return
 	}
+	id = v.canonID(id)
+	v.ids[id] = id
 	v.registry[id] = rollout.Device{ID: id, Labels: r.Labels}
 }
 
@@ -135,7 +144,9 @@ func (v *view) setKey(key string, value []byte, rev uint64, created time.Time) {
 		}
 		return
 	}
+	dev = v.canonID(dev)
 	k := decodeKey(dev, name, value)
+	k.SpecHash = v.canonHash(k.SpecHash)
 	k.Revision, k.WrittenAt = rev, created
 	m := v.keys[name]
 	if m == nil {
@@ -203,12 +214,18 @@ func stampBare(in *rollout.Input) {
 }
 
 // setInfo applies a device-info snapshot (nil: the key was deleted, the
-// device is offline and what it ran unknown).
-func (v *view) setInfo(id fleet.DeviceID, info *fleet.DeviceInfo) {
-	v.lastInfo = time.Now()
+// device is offline and what it ran unknown) and reports whether it
+// changed what a plan reads other than by the passing of time: a
+// deployment's phase or spec, the device coming online or its heartbeat
+// interval. A heartbeat of an online device that reports what the view
+// holds changes nothing a plan at the next tick would not see.
+func (v *view) setInfo(id fleet.DeviceID, info *fleet.DeviceInfo) bool {
+	id = v.canonID(id)
+	now := time.Now()
+	v.lastInfo = now
 	if info == nil {
 		delete(v.liveness, id)
-		return
+		return true
 	}
 	// The interval the agent reports, else the one the controller was
 	// told (agents before heartbeat_interval_seconds).
@@ -217,9 +234,14 @@ func (v *view) setInfo(id fleet.DeviceID, info *fleet.DeviceInfo) {
 		iv = info.HeartbeatInterval()
 	}
 	v.maxInterval = max(v.maxInterval, iv)
+	prev, known := v.liveness[id]
 	v.liveness[id] = rollout.Liveness{HeartbeatAt: info.HeartbeatAt, HeartbeatInterval: iv}
+	// Offline by the previous heartbeat (as rollout.Plan judges), online
+	// by this one, or another interval: a plan now decides otherwise.
+	changed := !known || prev.HeartbeatInterval != iv ||
+		!prev.HeartbeatAt.IsZero() && now.Sub(prev.HeartbeatAt) > rollout.OfflineHeartbeats*prev.HeartbeatInterval
 	if prev, ok := v.infoRev[id]; ok && info.Revision.Compare(prev) < 0 {
-		return
+		return changed
 	}
 	v.infoRev[id] = info.Revision
 	// Pairs the snapshot holds take its value unless they hold something
@@ -229,19 +251,23 @@ func (v *view) setInfo(id fleet.DeviceID, info *fleet.DeviceInfo) {
 		if r, ok := revs[name]; ok && r.Compare(st.Revision) >= 0 {
 			continue
 		}
-		v.observe(pair{id, name}, st.Phase, st.SpecHash, st.Revision, info.HeartbeatAt)
+		if v.observe(pair{id, name}, st.Phase, st.SpecHash, st.Revision, info.HeartbeatAt) {
+			changed = true
+		}
 	}
 	for name, r := range v.obsRev[id] {
 		if _, ok := info.Deployments[name]; ok || r.Compare(info.Revision) > 0 {
 			continue
 		}
 		v.forget(pair{id, name})
+		changed = true
 	}
+	return changed
 }
 
 // setEvent applies one event.
 func (v *view) setEvent(e fleet.StateChangeEvent) {
-	p := pair{e.DeviceID, e.Deployment}
+	p := pair{v.canonID(e.DeviceID), e.Deployment}
 	if r, ok := v.obsRev[p.device][p.deployment]; ok && r.Compare(e.Revision) >= 0 {
 		return
 	}
@@ -254,8 +280,10 @@ func (v *view) setEvent(e fleet.StateChangeEvent) {
 }
 
 // observe sets p's observation; since is kept when the phase and spec did
-// not change (a snapshot repeating what an event told).
-func (v *view) observe(p pair, phase fleet.Phase, hash string, rev fleet.Revision, since time.Time) {
+// not change (a snapshot repeating what an event told). It reports whether
+// the observation changed (a new phase or spec, or a first one).
+func (v *view) observe(p pair, phase fleet.Phase, hash string, rev fleet.Revision, since time.Time) bool {
+	hash = v.canonHash(hash)
 	v.setObsRev(p, rev)
 	m := v.observed[p.deployment]
 	if m == nil {
@@ -263,9 +291,10 @@ func (v *view) observe(p pair, phase fleet.Phase, hash string, rev fleet.Revisio
 		v.observed[p.deployment] = m
 	}
 	if o, ok := m[p.device]; ok && o.Phase == phase && o.SpecHash == hash && !o.Since.IsZero() {
-		since = o.Since
+		return false // Since kept: the observation is the one held
 	}
 	m[p.device] = rollout.Observation{Phase: phase, SpecHash: hash, Since: since}
+	return true
 }
 
 func (v *view) setObsRev(p pair, rev fleet.Revision) {

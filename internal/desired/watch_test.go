@@ -27,15 +27,7 @@ import (
 func setup(t *testing.T) (jetstream.KeyValue, jetstream.JetStream) {
 	t.Helper()
 	srv := natstest.Start(t)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Connect(t, srv.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := natsconn.EnsureResources(ctx, js, natsconn.ResourceSettings{}); err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 )
@@ -91,4 +93,21 @@ func StartClusterWith(t testing.TB, o natsserver.ClusterOptions) *natsserver.Clu
 	}
 	t.Cleanup(c.Shutdown)
 	return c
+}
+
+// Connect connects to url with opts, closed by t.Cleanup (registered after the
+// server's shutdown, so it runs first), and returns the connection and its
+// JetStream. It fails the test when either cannot be had.
+func Connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatalf("nats.Connect(%s): %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream.New: %v", err)
+	}
+	return nc, js
 }
