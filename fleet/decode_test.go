@@ -1,0 +1,197 @@
+package fleet_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/harmony-edge/harmony-agent/fleet"
+)
+
+// plainInfo and plainRecord are DeviceInfo and DeviceRecord without their
+// UnmarshalJSON: json.Unmarshal into them is the reference the one-pass
+// decoders must match.
+type (
+	plainInfo   fleet.DeviceInfo
+	plainRecord fleet.DeviceRecord
+)
+
+// infoSeeds are inputs for the decoders that json.Unmarshal accepts or
+// refuses in ways a hand-written decoder could get wrong.
+var infoSeeds = []string{
+	`{"device_id":"pi-017","agent_epoch":1}`,
+	` {"DEVICE_ID":"pi-017","Agent_Epoch":1} `,
+	`{"devıce_id":"pi-017","agent_epoch":1}`,                     // a dotless i is no i to encoding/json
+	`{"device_id":"pi-017","agent_epoch":1,"hoſtname":"\u212a"}`, // a long s is an s to encoding/json
+	`{"device_id":"pi-017","agent_epoch":1,"Hostname":"a","HOSTNAME":"b"}`,
+	`{"device\u005fid":"pi-017","agent_epoch":1,"hostname":"h\u00e9\n","os":"\ud83d\ude00"}`,
+	`{"device_id":"pi-017","agent_epoch":1,"hostname":"\xff"}`,
+	`{"device_id":"pi-017","agent_epoch":1,"labels":{"a":null,"b":"c"},"labels":{"d":"e"}}`,
+	`{"device_id":"pi-017","agent_epoch":1,"labels":{"a":"b"},"labels":null}`,
+	`{"device_id":"pi-017","agent_epoch":1,"agent_epoch":null,"hostname":null,"revision":null,"started_at":null}`,
+	`{"device_id":"pi-017","agent_epoch":1.0}`,
+	`{"device_id":"pi-017","agent_epoch":1e3}`,
+	`{"device_id":"pi-017","agent_epoch":-1}`,
+	`{"device_id":"pi-017","agent_epoch":18446744073709551616}`,
+	`{"device_id":"pi-017","agent_epoch":01}`,
+	`{"device_id":"pi-017","agent_epoch":"1"}`,
+	`{"device_id":"pi-017","agent_epoch":1,"heartbeat_interval_seconds":-0}`,
+	`{"device_id":"pi-017","agent_epoch":1,"heartbeat_interval_seconds":1.5}`,
+	`{"device_id":"pi-017","agent_epoch":1,"unknown":[1,{"x":[true,false,null,-0.5e+3]},"\u0041"]}`,
+	`{"device_id":"pi-017","agent_epoch":1,"unknown":[1,]}`,
+	`{"device_id":"pi-017","agent_epoch":1,"unknown":"\x"}`,
+	`{"device_id":"pi-017","agent_epoch":1,"unknown":"a	b"}`,
+	`{"device_id":"pi-017","agent_epoch":1}x`,
+	`{"device_id":"pi-017","agent_epoch":1,}`,
+	`{"device_id":"pi-017" "agent_epoch":1}`,
+	`{"device_id":"pi-017","agent_epoch":1`,
+	`{"device_id":5,"agent_epoch":1}`,
+	`{"device_id":"pi.017","agent_epoch":1}`,
+	`{"device_id":"pi-017","agent_epoch":1,"started_at":"2026-11-26T10:00:00+05:30","heartbeat_at":"2026-11-26T10:00:00Z"}`,
+	`{"device_id":"pi-017","agent_epoch":1,"started_at":"yesterday"}`,
+	`{"device_id":"pi-017","agent_epoch":1,"started_at":5}`,
+	`{"device_id":"pi-017","agent_epoch":1,"started_at":{}}`,
+	`{"device_id":"pi-017","agent_epoch":2,"revision":{"agent_epoch":1,"sequence":3},"revision":{"sequence":4},"deployments":{"a":{"phase":"succeeded","revision":{"agent_epoch":1,"sequence":3}},"b":{"phase":"failed","last_error":"boom","last_error":null,"revision":{"agent_epoch":1,"sequence":1}}}}`,
+	`{"device_id":"pi-017","agent_epoch":2,"revision":{"agent_epoch":1,"sequence":3},"deployments":{"a":{"phase":"running","revision":{"agent_epoch":1,"sequence":3},"spec_hash":"` + "c275172d7b6e0c5f8d2a3b4e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192" + `"}},"deployments":{"b":null}}`,
+	`{"device_id":"pi-017","agent_epoch":2,"deployments":{"a":{"phase":"sleeping"}}}`,
+	`{"device_id":"pi-017","agent_epoch":2,"deployments":{"a":{"phase":null,"last_error":5}}}`,
+	`{"device_id":"pi-017","agent_epoch":2,"deployments":{"a.b":{}}}`,
+	`{"device_id":"pi-017","agent_epoch":2,"deployments":[]}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":{"load1":0.5,"disks":{"state":{"path":"/","total_bytes":1,"free_bytes":1}}},"host":{"cpu_percent":3}}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":{"load1":0.5},"host":null}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":{"throttled":[]},"outbox_dropped":3}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":5}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":{"load1":1e400}}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":{"uptime_seconds":5,"uptime_seconds":null,"load1":-0.5e-2,"memory":{"total_bytes":1},"memory":{"available_bytes":2},"temperature_celsius":48.3}}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":{"memory":{"total_bytes":1},"memory":null,"disks":{"state":null,"images":{"path":null,"free_bytes":2},"images":{"total_bytes":3}}}}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":{"throttled":["under-voltage-now","x",null],"throttled":[null]}}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":{"throttled":"under-voltage-now"}}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":{"disks":{"state":{"total_bytes":-1}}}}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":{"memory":[],"load1":"1"}}`,
+	`{"device_id":"pi-017","agent_epoch":1,"host":{"uptime_seconds":1.5}}`,
+	`[]`, `5`, `"x"`, `{}`, `null`, ` null `, `nul`, ``, `{"a":[[[[]]]]}`,
+}
+
+// recordSeeds are the same for DeviceRecord.
+var recordSeeds = []string{
+	`{"device_id":"pi-017","labels":{"site":"lyon"},"enrolled_at":"2026-11-26T10:00:00Z"}`,
+	`{"Device_ID":"pi-017","LABELS":{"site":"lyon"},"labels":{"role":"web"},"enrolled_at":"2026-11-26T10:00:00Z","user_key":null}`,
+	`{"device_id":"pi-017","labels":null,"enrolled_at":"2026-11-26T10:00:00Z","user_key":"UABC"}`,
+	`{"device_id":"pi-017","labels":{"site":5},"enrolled_at":"2026-11-26T10:00:00Z"}`,
+	`{"device_id":"pi-017","enrolled_at":null}`,
+	`{"device_id":"pi-017","enrolled_at":"2026-11-26T10:00:00Z","extra":{"deep":[{"a":"\u00e9"}]}}`,
+	`{"device_id":"pi-017","enrolled_at":"2026-11-26T10:00:00Z"} {}`,
+	`{}`, `null`, `[1]`,
+}
+
+// decodeInfoBoth decodes data with DeviceInfo.UnmarshalJSON and with
+// json.Unmarshal into its fields, then Validate: the reference.
+func decodeInfoBoth(data []byte) (got, want fleet.DeviceInfo, gotErr, wantErr error) {
+	gotErr = got.UnmarshalJSON(data)
+	var p plainInfo
+	if wantErr = json.Unmarshal(data, &p); wantErr == nil {
+		want = fleet.DeviceInfo(p)
+		wantErr = want.Validate()
+	}
+	return got, want, gotErr, wantErr
+}
+
+func decodeRecordBoth(data []byte) (got, want fleet.DeviceRecord, gotErr, wantErr error) {
+	gotErr = got.UnmarshalJSON(data)
+	var p plainRecord
+	if wantErr = json.Unmarshal(data, &p); wantErr == nil {
+		want = fleet.DeviceRecord(p)
+		wantErr = want.Validate()
+	}
+	return got, want, gotErr, wantErr
+}
+
+// TestDecodeMatchesJSON: on each seed, the one-pass decoders of
+// DeviceInfo and DeviceRecord accept what json.Unmarshal into their fields
+// (then Validate) accepts, to the same value, and refuse what it refuses.
+func TestDecodeMatchesJSON(t *testing.T) {
+	for _, s := range infoSeeds {
+		t.Run("info/"+s, func(t *testing.T) { checkInfoMatches(t, []byte(s)) })
+	}
+	for _, s := range recordSeeds {
+		t.Run("record/"+s, func(t *testing.T) { checkRecordMatches(t, []byte(s)) })
+	}
+	for _, path := range goldenFiles("device_info") {
+		t.Run(path, func(t *testing.T) { checkInfoMatches(t, readFile(t, path)) })
+	}
+	for _, path := range []string{"testdata/device_record.json"} {
+		t.Run(path, func(t *testing.T) { checkRecordMatches(t, readFile(t, path)) })
+	}
+}
+
+func checkInfoMatches(t *testing.T, data []byte) {
+	t.Helper()
+	got, want, gotErr, wantErr := decodeInfoBoth(data)
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("DeviceInfo.UnmarshalJSON(%q) error = %v, want %v (json.Unmarshal, Validate)", data, gotErr, wantErr)
+	}
+	if gotErr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("DeviceInfo.UnmarshalJSON(%q) = %+v, want %+v", data, got, want)
+	}
+}
+
+func checkRecordMatches(t *testing.T, data []byte) {
+	t.Helper()
+	got, want, gotErr, wantErr := decodeRecordBoth(data)
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("DeviceRecord.UnmarshalJSON(%q) error = %v, want %v (json.Unmarshal, Validate)", data, gotErr, wantErr)
+	}
+	if gotErr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("DeviceRecord.UnmarshalJSON(%q) = %+v, want %+v", data, got, want)
+	}
+}
+
+func FuzzDecodeInfoMatchesJSON(f *testing.F) {
+	for _, s := range infoSeeds {
+		f.Add([]byte(s))
+	}
+	for _, path := range goldenFiles("device_info") {
+		f.Add(readFile(f, path))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkInfoMatches(t, data) })
+}
+
+func FuzzDecodeRecordMatchesJSON(f *testing.F) {
+	for _, s := range recordSeeds {
+		f.Add([]byte(s))
+	}
+	for _, path := range []string{"testdata/device_record.json"} {
+		f.Add(readFile(f, path))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkRecordMatches(t, data) })
+}
+
+// BenchmarkDecodeDeviceInfo decodes the golden snapshots, without and
+// with host metrics: the one-pass decoder, and json.Unmarshal into the
+// fields (the decoder it replaced) for comparison.
+func BenchmarkDecodeDeviceInfo(b *testing.B) {
+	for _, file := range []string{"device_info.json", "device_info_host.json"} {
+		data := readFile(b, "testdata/"+file)
+		b.Run(file+"/one-pass", func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				var i fleet.DeviceInfo
+				if err := i.UnmarshalJSON(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(file+"/encoding-json", func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				var p plainInfo
+				if err := json.Unmarshal(data, &p); err != nil {
+					b.Fatal(err)
+				}
+				if err := fleet.DeviceInfo(p).Validate(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
