@@ -350,6 +350,27 @@ func foldRune(r rune) rune {
 	}
 }
 
+// pathError is an error of the value at path (dot-separated field names
+// and map keys: "deployments.web.phase").
+type pathError struct {
+	path string
+	err  error
+}
+
+func (e *pathError) Error() string { return e.path + ": " + e.err.Error() }
+func (e *pathError) Unwrap() error { return e.err }
+
+// at returns err as an error of the value at name, within its path.
+func at(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if pe, ok := err.(*pathError); ok {
+		return &pathError{path: name + "." + pe.path, err: pe.err}
+	}
+	return &pathError{path: name, err: err}
+}
+
 // typeError is the error of a value of the wrong JSON type for its field.
 func typeError(c byte, want string) error {
 	got := "number"
@@ -499,7 +520,7 @@ func (s *scanner) labels(dst *map[string]string) error {
 	return s.object(func(key []byte) error {
 		var v string
 		if err := s.str(&v); err != nil {
-			return err
+			return at(string(key), err)
 		}
 		m[string(key)] = v
 		return nil
@@ -518,9 +539,9 @@ func (s *scanner) revision(dst *Revision) error {
 	return s.object(func(key []byte) error {
 		switch field(key, revisionFields) {
 		case 0:
-			return s.uint((*uint64)(&dst.AgentEpoch))
+			return at("agent_epoch", s.uint((*uint64)(&dst.AgentEpoch)))
 		case 1:
-			return s.uint(&dst.Sequence)
+			return at("sequence", s.uint(&dst.Sequence))
 		}
 		_, err := s.skip()
 		return err
@@ -562,13 +583,13 @@ func (s *scanner) deploymentStatus(dst *DeploymentStatus) error {
 	return s.object(func(key []byte) error {
 		switch field(key, deploymentStatusFields) {
 		case 0:
-			return s.phase(&dst.Phase)
+			return at("phase", s.phase(&dst.Phase))
 		case 1:
-			return s.errorText(&dst.LastError)
+			return at("last_error", s.errorText(&dst.LastError))
 		case 2:
-			return s.revision(&dst.Revision)
+			return at("revision", s.revision(&dst.Revision))
 		case 3:
-			return s.str(&dst.SpecHash)
+			return at("spec_hash", s.str(&dst.SpecHash))
 		}
 		_, err := s.skip()
 		return err
@@ -593,7 +614,7 @@ func (s *scanner) deployments(dst *map[DeploymentName]DeploymentStatus) error {
 	return s.object(func(key []byte) error {
 		var st DeploymentStatus
 		if err := s.deploymentStatus(&st); err != nil {
-			return err
+			return at(string(key), err)
 		}
 		var name DeploymentName
 		if err := name.UnmarshalText(key); err != nil {
@@ -839,7 +860,7 @@ func decodeDeviceInfo(data []byte, i *DeviceInfo) error {
 			return err
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", deviceInfoFields[f], err)
+			return at(deviceInfoFields[f], err)
 		}
 		return nil
 	})
@@ -877,7 +898,7 @@ func decodeDeviceRecord(data []byte, r *DeviceRecord) error {
 			return err
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", deviceRecordFields[f], err)
+			return at(deviceRecordFields[f], err)
 		}
 		return nil
 	})
@@ -885,4 +906,113 @@ func decodeDeviceRecord(data []byte, r *DeviceRecord) error {
 		return err
 	}
 	return s.end()
+}
+
+var (
+	eventFields      = []string{"device_id", "deployment", "revision", "transition", "spec_hash", "at"}
+	transitionFields = []string{"kind", "from", "to", "last_error"}
+)
+
+// decodeEventJSON decodes data into w (no validation).
+func decodeEventJSON(data []byte, w *eventJSON) error {
+	s := &scanner{data: data}
+	if ok, err := s.null(); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return s.end()
+	}
+	err := s.object(func(key []byte) error {
+		f := field(key, eventFields)
+		var err error
+		switch f {
+		case 0:
+			err = s.text(&w.DeviceID)
+		case 1:
+			err = s.text(&w.Deployment)
+		case 2:
+			err = s.revision(&w.Revision)
+		case 3:
+			err = s.transition(&w.Transition)
+		case 4:
+			err = s.str(&w.SpecHash)
+		case 5:
+			err = s.time(&w.At)
+		default:
+			_, err = s.skip()
+			return err
+		}
+		if err != nil {
+			return at(eventFields[f], err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.end()
+}
+
+// transition reads a transition's wire form into dst (null: unchanged).
+func (s *scanner) transition(dst *transitionJSON) error {
+	switch c := s.peek(); c {
+	case 'n':
+		return s.word("null")
+	case '{':
+	default:
+		return s.wrongType(c, "a transition")
+	}
+	return s.object(func(key []byte) error {
+		switch field(key, transitionFields) {
+		case 0:
+			return at("kind", s.str((*string)(&dst.Kind)))
+		case 1:
+			return at("from", s.phasePtr(&dst.From))
+		case 2:
+			return at("to", s.phasePtr(&dst.To))
+		case 3:
+			return at("last_error", s.strPtr(&dst.LastError))
+		}
+		_, err := s.skip()
+		return err
+	})
+}
+
+// phasePtr reads a Phase into **dst, allocated when nil (null: nil).
+func (s *scanner) phasePtr(dst **Phase) error {
+	switch c := s.peek(); c {
+	case 'n':
+		*dst = nil
+		return s.word("null")
+	case '"':
+		var p Phase
+		if *dst != nil {
+			p = **dst
+		}
+		if err := s.phase(&p); err != nil {
+			return err
+		}
+		*dst = &p
+		return nil
+	default:
+		return s.wrongType(c, "a phase")
+	}
+}
+
+// strPtr reads a string into **dst, allocated when nil (null: nil).
+func (s *scanner) strPtr(dst **string) error {
+	switch c := s.peek(); c {
+	case 'n':
+		*dst = nil
+		return s.word("null")
+	case '"':
+		var v string
+		if err := s.str(&v); err != nil {
+			return err
+		}
+		*dst = &v
+		return nil
+	default:
+		return s.wrongType(c, "a string")
+	}
 }

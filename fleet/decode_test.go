@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 )
@@ -194,4 +195,111 @@ func BenchmarkDecodeDeviceInfo(b *testing.B) {
 			}
 		})
 	}
+}
+
+// refEvent is the wire form DecodeEvent decoded with json.Unmarshal
+// before its one-pass decoder: the reference it must match.
+type refEvent struct {
+	DeviceID   fleet.DeviceID       `json:"device_id"`
+	Deployment fleet.DeploymentName `json:"deployment"`
+	Revision   fleet.Revision       `json:"revision"`
+	Transition struct {
+		Kind      fleet.TransitionKind `json:"kind"`
+		From      *fleet.Phase         `json:"from"`
+		To        *fleet.Phase         `json:"to"`
+		LastError *string              `json:"last_error"`
+	} `json:"transition"`
+	SpecHash string    `json:"spec_hash"`
+	At       time.Time `json:"at"`
+}
+
+func refDecodeEvent(data []byte) (fleet.StateChangeEvent, error) {
+	var w refEvent
+	if err := json.Unmarshal(data, &w); err != nil {
+		return fleet.StateChangeEvent{}, err
+	}
+	deref := func(p *fleet.Phase) fleet.Phase {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	e := fleet.StateChangeEvent{DeviceID: w.DeviceID, Deployment: w.Deployment, Revision: w.Revision,
+		Transition: fleet.LifecycleTransition{Kind: w.Transition.Kind, From: deref(w.Transition.From), To: deref(w.Transition.To)},
+		SpecHash:   w.SpecHash, At: w.At}
+	if w.Transition.LastError != nil {
+		e.Transition.LastError = *w.Transition.LastError
+	}
+	return e, e.Validate()
+}
+
+// eventSeeds are inputs for DecodeEvent as infoSeeds are for DeviceInfo.
+var eventSeeds = []string{
+	`{"device_id":"pi-017","deployment":"web","revision":{"agent_epoch":1,"sequence":42},"transition":{"kind":"applied","from":"pending","to":"running","last_error":null},"at":"2026-11-26T10:00:00.123Z"}`,
+	`{"DEVICE_ID":"pi-017","Deployment":"web","revision":{"agent_epoch":1,"sequence":42},"transition":{"KIND":"applied","from":null,"to":"failed","last_error":"exit \u00e9 1"},"spec_hash":"c275172d7b6e4f0a9d1c3b5e7f9a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a","at":"2026-11-26T10:00:00Z","extra":[{}]}`,
+	`{"device_id":"pi-017","deployment":"web","revision":{"agent_epoch":1,"sequence":42},"transition":{"kind":"removed","from":"running"},"at":"2026-11-26T10:00:00Z"}`,
+	`{"device_id":"pi-017","deployment":"web","revision":{"agent_epoch":1,"sequence":42},"transition":{"kind":"removed","from":"running","to":null},"spec_hash":"c275172d7b6e4f0a9d1c3b5e7f9a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a","at":"2026-11-26T10:00:00Z"}`,
+	`{"device_id":"pi-017","deployment":"web","revision":{"agent_epoch":1,"sequence":42},"transition":{"kind":"applied","to":"running","to":"sleeping"},"at":"2026-11-26T10:00:00Z"}`,
+	`{"device_id":"pi-017","deployment":"web","revision":{"agent_epoch":1,"sequence":42},"transition":{"kind":"applied","to":"running","last_error":"a","last_error":null},"transition":{"from":"pending"},"at":"2026-11-26T10:00:00Z"}`,
+	`{"device_id":"pi-017","deployment":"web","revision":{"agent_epoch":1,"sequence":42},"transition":null,"at":"2026-11-26T10:00:00Z"}`,
+	`{"device_id":"pi-017","deployment":"web","revision":{"agent_epoch":1,"sequence":42},"transition":{"kind":"applied","to":5},"at":"2026-11-26T10:00:00Z"}`,
+	`{"device_id":"pi-017","deployment":"w.b","revision":{"agent_epoch":1,"sequence":42},"transition":{"kind":"applied","to":"running"},"at":"2026-11-26T10:00:00Z"}`,
+	`{"device_id":"pi-017","deployment":"web","revision":{"agent_epoch":1,"sequence":0},"transition":{"kind":"applied","to":"running"},"at":"2026-11-26T10:00:00Z"}`,
+	`{"device_id":"pi-017","deployment":"web","revision":{"agent_epoch":1,"sequence":42},"transition":{"kind":"applied","to":"running"}}`,
+	`{"device_id":"pi-017","deployment":"web","revision":{"agent_epoch":1,"sequence":42},"transition":{"kind":"applied","to":"running"},"at":"2026-11-26T10:00:00Z"`,
+	`{}`, `null`, `[]`, `"x"`,
+}
+
+// TestDecodeEventMatchesJSON: on each seed, DecodeEvent accepts what
+// json.Unmarshal into its former wire struct (then Validate) accepts, to
+// the same event, and refuses what it refuses.
+func TestDecodeEventMatchesJSON(t *testing.T) {
+	for _, s := range eventSeeds {
+		t.Run(s, func(t *testing.T) { checkEventMatches(t, []byte(s)) })
+	}
+	for _, path := range goldenFiles("event") {
+		t.Run(path, func(t *testing.T) { checkEventMatches(t, readFile(t, path)) })
+	}
+}
+
+func checkEventMatches(t *testing.T, data []byte) {
+	t.Helper()
+	got, gotErr := fleet.DecodeEvent(data)
+	want, wantErr := refDecodeEvent(data)
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("DecodeEvent(%q) error = %v, want %v (json.Unmarshal, Validate)", data, gotErr, wantErr)
+	}
+	if gotErr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("DecodeEvent(%q) = %+v, want %+v", data, got, want)
+	}
+}
+
+func FuzzDecodeEventMatchesJSON(f *testing.F) {
+	for _, s := range eventSeeds {
+		f.Add([]byte(s))
+	}
+	for _, path := range goldenFiles("event") {
+		f.Add(readFile(f, path))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkEventMatches(t, data) })
+}
+
+// BenchmarkDecodeEvent decodes a golden event: DecodeEvent, and
+// json.Unmarshal into its former wire struct for comparison.
+func BenchmarkDecodeEvent(b *testing.B) {
+	data := readFile(b, "testdata/event_applied_running.json")
+	b.Run("one-pass", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := fleet.DecodeEvent(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := refDecodeEvent(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
