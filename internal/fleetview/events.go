@@ -26,6 +26,15 @@ type EventReader struct {
 	last, read uint64
 	// idle bounds the wait for one stored event.
 	idle time.Duration
+	// The wait of Next while backlog: a context under the caller's,
+	// cancelled by idleTimer, re-armed per event. One per reader rather
+	// than a context.WithTimeout per event, whose timer and registration
+	// with the parent cost a reader of millions of stored events a tenth
+	// of its time.
+	waitParent context.Context
+	wait       context.Context
+	cancelWait context.CancelFunc
+	idleTimer  *time.Timer
 }
 
 // ReadEvent is one message of the stream: an event, or why it is not one.
@@ -99,17 +108,19 @@ func (r *EventReader) Backlog() bool { return r.read < r.last }
 // Next returns the next message: within idle while backlog reports
 // true, else whenever one is published, until ctx is done.
 func (r *EventReader) Next(ctx context.Context) (ReadEvent, error) {
-	wait, cancel := ctx, context.CancelFunc(func() {})
+	wait, idle := ctx, false
 	if r.Backlog() {
-		wait, cancel = context.WithTimeout(ctx, r.idle)
+		wait, idle = r.armWait(ctx), true
 	}
 	msg, err := r.msgs.Next(jetstream.NextContext(wait))
-	cancel()
+	if idle {
+		r.idleTimer.Stop()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ReadEvent{}, ctx.Err()
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		if idle && wait.Err() != nil {
 			return ReadEvent{}, fmt.Errorf("read stream %s: no event for %v after sequence %d of %d", fleet.EventsStream, r.idle, r.read, r.last)
 		}
 		return ReadEvent{}, fmt.Errorf("read stream %s: %w", fleet.EventsStream, err)
@@ -128,8 +139,33 @@ func (r *EventReader) Next(ctx context.Context) (ReadEvent, error) {
 	return re, nil
 }
 
-// Stop ends the reader's consumer.
-func (r *EventReader) Stop() { r.msgs.Stop() }
+// armWait returns the context of one backlog wait under ctx, done idle
+// from now: the reader's, made again when ctx is another or the last wait
+// ran out.
+func (r *EventReader) armWait(ctx context.Context) context.Context {
+	if r.wait == nil || r.waitParent != ctx || r.wait.Err() != nil {
+		r.stopWait()
+		r.waitParent = ctx
+		r.wait, r.cancelWait = context.WithCancel(ctx)
+		r.idleTimer = time.AfterFunc(r.idle, r.cancelWait)
+		return r.wait
+	}
+	r.idleTimer.Reset(r.idle)
+	return r.wait
+}
+
+func (r *EventReader) stopWait() {
+	if r.wait != nil {
+		r.idleTimer.Stop()
+		r.cancelWait()
+	}
+}
+
+// Stop ends the reader's consumer; call it once Next has returned.
+func (r *EventReader) Stop() {
+	r.msgs.Stop()
+	r.stopWait()
+}
 
 // DecodeEvent decodes and validates an event published on subject, which
 // must be the event's.

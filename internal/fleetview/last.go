@@ -63,12 +63,14 @@ func (m rawEvent) decode() ReadEvent {
 // (<device_id>.<agent_epoch>.<sequence>.<nonce>) claims for device, and
 // reports whether it has one.
 func (m rawEvent) claimedRevision(device fleet.DeviceID) (fleet.Revision, bool) {
-	parts := strings.Split(m.msgID, ".")
-	if len(parts) != 4 || parts[0] != string(device) {
+	dev, rest, ok1 := strings.Cut(m.msgID, ".")
+	epochText, rest, ok2 := strings.Cut(rest, ".")
+	seqText, nonce, ok3 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || !ok3 || strings.Contains(nonce, ".") || dev != string(device) {
 		return fleet.Revision{}, false
 	}
-	epoch, err1 := strconv.ParseUint(parts[1], 10, 64)
-	seq, err2 := strconv.ParseUint(parts[2], 10, 64)
+	epoch, err1 := strconv.ParseUint(epochText, 10, 64)
+	seq, err2 := strconv.ParseUint(seqText, 10, 64)
 	if err1 != nil || err2 != nil {
 		return fleet.Revision{}, false
 	}
