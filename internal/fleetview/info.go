@@ -85,6 +85,10 @@ func (iw *InfoWatch) Stored(ctx context.Context) ([]fleet.DeviceInfo, []error, e
 			if info, err := DecodeInfo(e); err != nil {
 				bad = append(bad, err)
 			} else {
+				if infos == nil {
+					// Delta: how many stored entries follow this one.
+					infos = make([]fleet.DeviceInfo, 0, min(e.Delta()+1, 1<<20))
+				}
 				infos = append(infos, info)
 			}
 			timer.Reset(iw.timeout)

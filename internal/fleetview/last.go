@@ -47,6 +47,7 @@ type rawEvent struct {
 	subject, msgID string
 	data           []byte
 	seq            uint64
+	pending        uint64 // messages of the consumer after this one
 	caughtUp       bool
 }
 
@@ -142,7 +143,7 @@ func readLast(ctx context.Context, js jetstream.JetStream, filter string, idle t
 		if err != nil {
 			return 0, fmt.Errorf("read stream %s: %w", fleet.EventsStream, err)
 		}
-		m := rawEvent{subject: msg.Subject(), data: msg.Data(), seq: meta.Sequence.Stream, caughtUp: meta.NumPending == 0}
+		m := rawEvent{subject: msg.Subject(), data: msg.Data(), seq: meta.Sequence.Stream, pending: meta.NumPending, caughtUp: meta.NumPending == 0}
 		if h := msg.Headers(); h != nil {
 			m.msgID = h.Get(fleet.MsgIDHeader)
 		}
@@ -208,7 +209,14 @@ func ReadFold(ctx context.Context, js jetstream.JetStream, filter string, timeou
 	// events only misreports itself, which its body could do as well.
 	f := Fold{Agg: aggregate.New(), Infos: map[fleet.DeviceID]fleet.DeviceInfo{}}
 	var raw []rawEvent
-	f.LastSeq, err = readLast(ctx, js, filter, timeout, func(m rawEvent) { raw = append(raw, m) })
+	f.LastSeq, err = readLast(ctx, js, filter, timeout, func(m rawEvent) {
+		if raw == nil {
+			// Every subject is one message: the first tells how many
+			// follow (growing the slice copied them a few times over).
+			raw = make([]rawEvent, 0, min(m.pending+1, 1<<20))
+		}
+		raw = append(raw, m)
+	})
 	if err != nil {
 		cancel()
 	}
@@ -216,6 +224,7 @@ func ReadFold(ctx context.Context, js jetstream.JetStream, filter string, timeou
 	if err != nil || infoErr != nil {
 		return Fold{}, cause(err, infoErr)
 	}
+	f.Infos = make(map[fleet.DeviceID]fleet.DeviceInfo, len(infos))
 	for _, info := range infos {
 		f.Infos[info.DeviceID] = info
 	}
