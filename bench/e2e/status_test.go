@@ -73,6 +73,8 @@ func BenchmarkFleetStatus(b *testing.B) {
 		publishStatusEvents(b, env, devices, stored, n)
 		stored = n
 		name := fmt.Sprintf("devices=%d/events=%d", devices, n)
+		// The pairs with an event (all of them once n reaches them).
+		subjects := min(n, devices*statusDeployments)
 
 		readStatus := func(b *testing.B) {
 			for b.Loop() {
@@ -97,8 +99,8 @@ func BenchmarkFleetStatus(b *testing.B) {
 
 		b.Run(name+"/floor", func(b *testing.B) {
 			for b.Loop() {
-				if got := bareLastPerSubject(b, env.js); got != devices*statusDeployments {
-					b.Fatalf("last per subject read %d messages, want %d", got, devices*statusDeployments)
+				if got := bareLastPerSubject(b, env.js); got != subjects {
+					b.Fatalf("last per subject read %d messages, want %d", got, subjects)
 				}
 				if got := bareBucketRead(b, env.js, fleet.DeviceInfoBucket); got != devices {
 					b.Fatalf("device-info read %d snapshots, want %d", got, devices)
@@ -129,7 +131,7 @@ func BenchmarkFleetStatus(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				runProcessEnv(b, []string{floorURLEnv + "=" + env.url, fmt.Sprintf("%s=%d", floorWantEnv, devices)},
+				runProcessEnv(b, []string{floorURLEnv + "=" + env.url, fmt.Sprintf("%s=%d", floorWantEnv, devices), fmt.Sprintf("%s=%d", floorSubjectsEnv, subjects)},
 					self, "-test.run", "^TestFleetStatusFloorProcess$")
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms")
@@ -176,8 +178,8 @@ func BenchmarkFleetStatus(b *testing.B) {
 				if read != uint64(n) {
 					b.Fatalf("read up to event %d, want %d", read, n)
 				}
-				if a.Len() != min(n, devices*statusDeployments) {
-					b.Fatalf("aggregator holds %d pairs after the full fold, want %d", a.Len(), min(n, devices*statusDeployments))
+				if a.Len() != subjects {
+					b.Fatalf("aggregator holds %d pairs after the full fold, want %d", a.Len(), subjects)
 				}
 				b.ReportMetric(float64(n)/took.Seconds(), "events/s")
 			})
@@ -562,6 +564,8 @@ func readVmHWM(path string) (int64, bool) {
 const (
 	floorURLEnv  = "HARMONY_BENCH_FLOOR_URL"
 	floorWantEnv = "HARMONY_BENCH_FLOOR_DEVICES"
+	// floorSubjectsEnv: how many subjects hold an event.
+	floorSubjectsEnv = "HARMONY_BENCH_FLOOR_SUBJECTS"
 )
 
 // TestFleetStatusFloorProcess is the floor of BenchmarkFleetStatus's
@@ -577,6 +581,10 @@ func TestFleetStatusFloorProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	subjects, err := strconv.Atoi(os.Getenv(floorSubjectsEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -586,8 +594,8 @@ func TestFleetStatusFloorProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := bareLastPerSubject(t, js); got != devices*statusDeployments {
-		t.Fatalf("last per subject read %d messages, want %d", got, devices*statusDeployments)
+	if got := bareLastPerSubject(t, js); got != subjects {
+		t.Fatalf("last per subject read %d messages, want %d", got, subjects)
 	}
 	if got := bareBucketRead(t, js, fleet.DeviceInfoBucket); got != devices {
 		t.Fatalf("device-info read %d snapshots, want %d", got, devices)
