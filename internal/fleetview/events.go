@@ -26,15 +26,8 @@ type EventReader struct {
 	last, read uint64
 	// idle bounds the wait for one stored event.
 	idle time.Duration
-	// The wait of Next while backlog: a context under the caller's,
-	// cancelled by idleTimer, re-armed per event. One per reader rather
-	// than a context.WithTimeout per event, whose timer and registration
-	// with the parent cost a reader of millions of stored events a tenth
-	// of its time.
-	waitParent context.Context
-	wait       context.Context
-	cancelWait context.CancelFunc
-	idleTimer  *time.Timer
+	// wait bounds Next's wait while backlog.
+	wait idleWait
 }
 
 // ReadEvent is one message of the stream: an event, or why it is not one.
@@ -69,7 +62,7 @@ func OpenEventsSince(ctx context.Context, js jetstream.JetStream, filter string,
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", fleet.EventsStream, err)
 	}
-	r := &EventReader{idle: idle}
+	r := &EventReader{idle: idle, wait: idleWait{idle: idle}}
 	var m *jetstream.RawStreamMsg
 	err = Read(ctx, readWithin(js), func(ctx context.Context) (err error) {
 		m, err = st.GetLastMsgForSubject(ctx, filter)
@@ -110,17 +103,17 @@ func (r *EventReader) Backlog() bool { return r.read < r.last }
 func (r *EventReader) Next(ctx context.Context) (ReadEvent, error) {
 	wait, idle := ctx, false
 	if r.Backlog() {
-		wait, idle = r.armWait(ctx), true
+		wait, idle = r.wait.arm(ctx), true
 	}
 	msg, err := r.msgs.Next(jetstream.NextContext(wait))
 	if idle {
-		r.idleTimer.Stop()
+		r.wait.disarm()
 	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ReadEvent{}, ctx.Err()
 		}
-		if idle && wait.Err() != nil {
+		if idle && r.wait.expired() {
 			return ReadEvent{}, fmt.Errorf("read stream %s: no event for %v after sequence %d of %d", fleet.EventsStream, r.idle, r.read, r.last)
 		}
 		return ReadEvent{}, fmt.Errorf("read stream %s: %w", fleet.EventsStream, err)
@@ -139,32 +132,10 @@ func (r *EventReader) Next(ctx context.Context) (ReadEvent, error) {
 	return re, nil
 }
 
-// armWait returns the context of one backlog wait under ctx, done idle
-// from now: the reader's, made again when ctx is another or the last wait
-// ran out.
-func (r *EventReader) armWait(ctx context.Context) context.Context {
-	if r.wait == nil || r.waitParent != ctx || r.wait.Err() != nil {
-		r.stopWait()
-		r.waitParent = ctx
-		r.wait, r.cancelWait = context.WithCancel(ctx)
-		r.idleTimer = time.AfterFunc(r.idle, r.cancelWait)
-		return r.wait
-	}
-	r.idleTimer.Reset(r.idle)
-	return r.wait
-}
-
-func (r *EventReader) stopWait() {
-	if r.wait != nil {
-		r.idleTimer.Stop()
-		r.cancelWait()
-	}
-}
-
 // Stop ends the reader's consumer; call it once Next has returned.
 func (r *EventReader) Stop() {
 	r.msgs.Stop()
-	r.stopWait()
+	r.wait.stop()
 }
 
 // DecodeEvent decodes and validates an event published on subject, which

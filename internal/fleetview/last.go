@@ -126,16 +126,22 @@ func readLast(ctx context.Context, js jetstream.JetStream, filter string, idle t
 		return 0, fmt.Errorf("consume stream %s on %s: %w", fleet.EventsStream, filter, err)
 	}
 	defer msgs.Stop()
+	wait := idleWait{idle: idle}
+	defer wait.stop()
 	// Every subject stored when the consumer was made is delivered within
 	// the first pending messages; later ones are the follower's.
 	for range pending {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		msg, err := msgs.Next(jetstream.NextMaxWait(idle))
+		msg, err := msgs.Next(jetstream.NextContext(wait.arm(ctx)))
+		wait.disarm()
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
+			}
+			if wait.expired() {
+				return 0, fmt.Errorf("read stream %s on %s: nothing for %v", fleet.EventsStream, filter, idle)
 			}
 			return 0, fmt.Errorf("read stream %s on %s: %w", fleet.EventsStream, filter, err)
 		}
