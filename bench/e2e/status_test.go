@@ -6,12 +6,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,8 +47,8 @@ const statusDeployments = 3
 //     decoded); metric ms. Target: <= 1 s at 2,000,000 events,
 //     <= 2x the floor.
 //   - floor: a bare last-per-subject consumer reading one message per
-//     subject, then a bare watch of device-info reading every snapshot;
-//     nothing decoded. Metric ms.
+//     subject and, at the same time (as status reads them), a bare watch
+//     of device-info reading every snapshot; nothing decoded. Metric ms.
 //   - events-table: the harmony-fleet binary (built for this run) as a
 //     process, `events -o table` over the whole stream to a line counter,
 //     run once whatever -benchtime says; metrics VmHWM-MiB (its peak
@@ -99,12 +101,7 @@ func BenchmarkFleetStatus(b *testing.B) {
 
 		b.Run(name+"/floor", func(b *testing.B) {
 			for b.Loop() {
-				if got := bareLastPerSubject(b, env.js); got != subjects {
-					b.Fatalf("last per subject read %d messages, want %d", got, subjects)
-				}
-				if got := bareBucketRead(b, env.js, fleet.DeviceInfoBucket); got != devices {
-					b.Fatalf("device-info read %d snapshots, want %d", got, devices)
-				}
+				bareFloor(b, env.js, subjects, devices)
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms")
 		})
@@ -422,11 +419,34 @@ func checkFleetStatus(b *testing.B, s fleetview.Status, devices int) {
 	}
 }
 
+// bareFloor is the floor of status: bareLastPerSubject and
+// bareBucketRead of device-info at once, as status reads them, each
+// checked against the count it must read.
+func bareFloor(b testing.TB, js jetstream.JetStream, subjects, devices int) {
+	b.Helper()
+	var (
+		wg             sync.WaitGroup
+		events, infos  int
+		evErr, infoErr error
+	)
+	wg.Go(func() { events, evErr = bareLastPerSubject(js) })
+	infos, infoErr = bareBucketRead(js, fleet.DeviceInfoBucket)
+	wg.Wait()
+	if evErr != nil || infoErr != nil {
+		b.Fatalf("floor: %v", errors.Join(evErr, infoErr))
+	}
+	if events != subjects {
+		b.Fatalf("last per subject read %d messages, want %d", events, subjects)
+	}
+	if infos != devices {
+		b.Fatalf("device-info read %d snapshots, want %d", infos, devices)
+	}
+}
+
 // bareLastPerSubject reads the newest message of every subject of
 // FLEET_EVENTS with the same consumer as fleetview.ReadLastEvents and
 // does nothing with them; it returns how many it read.
-func bareLastPerSubject(b testing.TB, js jetstream.JetStream) int {
-	b.Helper()
+func bareLastPerSubject(js jetstream.JetStream) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	cons, err := js.CreateConsumer(ctx, fleet.EventsStream, jetstream.ConsumerConfig{
@@ -434,36 +454,35 @@ func bareLastPerSubject(b testing.TB, js jetstream.JetStream) int {
 		AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute,
 	})
 	if err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
 	defer func() { _ = js.DeleteConsumer(context.Background(), fleet.EventsStream, cons.CachedInfo().Name) }()
 	pending := int(cons.CachedInfo().NumPending)
 	msgs, err := cons.Messages(jetstream.PullMaxMessages(10_000))
 	if err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
 	defer msgs.Stop()
 	for i := range pending {
 		if _, err := msgs.Next(jetstream.NextContext(ctx)); err != nil {
-			b.Fatalf("read message %d of %d: %v", i+1, pending, err)
+			return i, fmt.Errorf("read message %d of %d: %w", i+1, pending, err)
 		}
 	}
-	return pending
+	return pending, nil
 }
 
 // bareBucketRead reads every entry of bucket through a watch and does
 // nothing with them; it returns how many it read.
-func bareBucketRead(b testing.TB, js jetstream.JetStream, bucket string) int {
-	b.Helper()
+func bareBucketRead(js jetstream.JetStream, bucket string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	kv, err := js.KeyValue(ctx, bucket)
 	if err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
 	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
 	defer func() { _ = w.Stop() }()
 	n := 0
@@ -471,11 +490,11 @@ func bareBucketRead(b testing.TB, js jetstream.JetStream, bucket string) int {
 		select {
 		case e := <-w.Updates():
 			if e == nil {
-				return n
+				return n, nil
 			}
 			n++
 		case <-ctx.Done():
-			b.Fatalf("read bucket %s: %v after %d", bucket, ctx.Err(), n)
+			return n, fmt.Errorf("read bucket %s: %w after %d", bucket, ctx.Err(), n)
 		}
 	}
 }
@@ -570,8 +589,9 @@ const (
 
 // TestFleetStatusFloorProcess is the floor of BenchmarkFleetStatus's
 // status-process, run by it as a process of this binary: connect, read
-// the newest message of every subject and every device-info entry, do
-// nothing with them. Without its environment it skips.
+// the newest message of every subject and every device-info entry at
+// once (bareFloor), do nothing with them. Without its environment it
+// skips.
 func TestFleetStatusFloorProcess(t *testing.T) {
 	url := os.Getenv(floorURLEnv)
 	if url == "" {
@@ -594,12 +614,7 @@ func TestFleetStatusFloorProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := bareLastPerSubject(t, js); got != subjects {
-		t.Fatalf("last per subject read %d messages, want %d", got, subjects)
-	}
-	if got := bareBucketRead(t, js, fleet.DeviceInfoBucket); got != devices {
-		t.Fatalf("device-info read %d snapshots, want %d", got, devices)
-	}
+	bareFloor(t, js, subjects, devices)
 }
 
 // runProcess runs bin with args and returns its standard output; it

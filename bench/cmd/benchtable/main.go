@@ -440,7 +440,8 @@ const method = `- Footprint: ` + "`go build`" + ` of cmd/harmony-agent as a rele
   what ` + "`harmony-fleet status`" + ` does (fleetview.ReadFold: a last-per-subject consumer and
   the device-info bucket folded with fleet/aggregate; ReadRecords; StatusOf with the
   targeted counts), checked against the fleet; the floor reads the same last-per-subject
-  messages and snapshots and does nothing with them. status-process runs the
+  messages and snapshots, the two reads at once as status makes them, and does nothing
+  with them. status-process runs the
   harmony-fleet binary (status -o json), floor-process the floor as a process of the
   benchmark binary: both pay a process start and a connection, and neither shares the
   heap of the benchmark process, whose in-process server's 2,000,000 Msg-Ids every
