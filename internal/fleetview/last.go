@@ -204,7 +204,7 @@ func ReadFold(ctx context.Context, js jetstream.JetStream, filter string, timeou
 			return
 		}
 		defer iw.Stop()
-		if infos, badInfos, infoErr = iw.Stored(ctx); infoErr != nil {
+		if infos, badInfos, infoErr = iw.stored(ctx, false); infoErr != nil {
 			cancel()
 		}
 	})
