@@ -415,31 +415,46 @@ func (s *scanner) wrongType(c byte, want string) error {
 	return typeError(c, want)
 }
 
-// text reads a string into dst through its UnmarshalText; null leaves it
-// unchanged.
-func (s *scanner) text(dst interface{ UnmarshalText([]byte) error }) error {
+// textString reads the string of a field decoded through UnmarshalText:
+// ok is false (and err nil) for a null, which leaves the field unchanged.
+func (s *scanner) textString() (b []byte, ok bool, err error) {
 	switch c := s.peek(); c {
 	case 'n':
-		return s.word("null")
+		return nil, false, s.word("null")
 	case '"':
 		b, err := s.stringBytes()
-		if err != nil {
-			return err
-		}
-		return dst.UnmarshalText(b)
+		return b, err == nil, err
 	default:
-		return s.wrongType(c, "a string")
+		return nil, false, s.wrongType(c, "a string")
 	}
 }
 
-// phase reads a Phase as its UnmarshalText does, without a copy for the
-// four known ones.
-func (s *scanner) phase(dst *Phase) error {
-	if s.peek() != '"' {
-		return s.text(dst)
+// deviceID reads a DeviceID through its UnmarshalText (null: unchanged).
+// The three text types have a function each, not one taking an
+// interface: through an interface the value decoded into escapes to the
+// heap.
+func (s *scanner) deviceID(dst *DeviceID) error {
+	b, ok, err := s.textString()
+	if !ok {
+		return err
 	}
-	b, err := s.stringBytes()
-	if err != nil {
+	return dst.UnmarshalText(b)
+}
+
+// deploymentName reads a DeploymentName as deviceID reads a DeviceID.
+func (s *scanner) deploymentName(dst *DeploymentName) error {
+	b, ok, err := s.textString()
+	if !ok {
+		return err
+	}
+	return dst.UnmarshalText(b)
+}
+
+// phase reads a Phase as its UnmarshalText does (null: unchanged),
+// without a copy for the four known ones.
+func (s *scanner) phase(dst *Phase) error {
+	b, ok, err := s.textString()
+	if !ok {
 		return err
 	}
 	for _, p := range Phases {
@@ -828,7 +843,7 @@ func decodeDeviceInfo(data []byte, i *DeviceInfo) error {
 		var err error
 		switch f {
 		case 0:
-			err = s.text(&i.DeviceID)
+			err = s.deviceID(&i.DeviceID)
 		case 1:
 			err = s.uint((*uint64)(&i.AgentEpoch))
 		case 2:
@@ -886,7 +901,7 @@ func decodeDeviceRecord(data []byte, r *DeviceRecord) error {
 		var err error
 		switch f {
 		case 0:
-			err = s.text(&r.DeviceID)
+			err = s.deviceID(&r.DeviceID)
 		case 1:
 			err = s.labels(&r.Labels)
 		case 2:
@@ -927,9 +942,9 @@ func decodeEventJSON(data []byte, w *eventJSON) error {
 		var err error
 		switch f {
 		case 0:
-			err = s.text(&w.DeviceID)
+			err = s.deviceID(&w.DeviceID)
 		case 1:
-			err = s.text(&w.Deployment)
+			err = s.deploymentName(&w.Deployment)
 		case 2:
 			err = s.revision(&w.Revision)
 		case 3:
