@@ -193,6 +193,7 @@ func ReadFold(ctx context.Context, js jetstream.JetStream, filter string, timeou
 	var (
 		wg       sync.WaitGroup
 		infos    []fleet.DeviceInfo
+		index    map[fleet.DeviceID]fleet.DeviceInfo
 		badInfos []error
 		infoErr  error
 	)
@@ -206,6 +207,12 @@ func ReadFold(ctx context.Context, js jetstream.JetStream, filter string, timeou
 		defer iw.Stop()
 		if infos, badInfos, infoErr = iw.stored(ctx, false); infoErr != nil {
 			cancel()
+			return
+		}
+		// Indexed here, while the events may still be arriving.
+		index = make(map[fleet.DeviceID]fleet.DeviceInfo, len(infos))
+		for _, info := range infos {
+			index[info.DeviceID] = info
 		}
 	})
 	// The events are kept undecoded until the snapshots are in: an event
@@ -213,7 +220,7 @@ func ReadFold(ctx context.Context, js jetstream.JetStream, filter string, timeou
 	// folded after, decides its pair), so it is not decoded. Its Msg-Id
 	// tells its revision; a device whose Msg-Id lies about its own
 	// events only misreports itself, which its body could do as well.
-	f := Fold{Agg: aggregate.New(), Infos: map[fleet.DeviceID]fleet.DeviceInfo{}}
+	f := Fold{Agg: aggregate.New()}
 	var raw []rawEvent
 	f.LastSeq, err = readLast(ctx, js, filter, timeout, func(m rawEvent) {
 		if raw == nil {
@@ -230,10 +237,7 @@ func ReadFold(ctx context.Context, js jetstream.JetStream, filter string, timeou
 	if err != nil || infoErr != nil {
 		return Fold{}, cause(err, infoErr)
 	}
-	f.Infos = make(map[fleet.DeviceID]fleet.DeviceInfo, len(infos))
-	for _, info := range infos {
-		f.Infos[info.DeviceID] = info
-	}
+	f.Infos = index
 	for _, m := range raw {
 		f.Events++
 		dev := subjectDevice(m.subject)
@@ -275,15 +279,20 @@ func ReadStatus(ctx context.Context, js jetstream.JetStream, name fleet.Deployme
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		wg     sync.WaitGroup
-		rec    Records
-		badRec []error
-		recErr error
+		wg       sync.WaitGroup
+		rec      Records
+		targeted map[fleet.DeploymentName]int
+		badRec   []error
+		recErr   error
 	)
 	wg.Go(func() {
 		if rec, badRec, recErr = ReadRecords(ctx, js, timeout); recErr != nil {
 			cancel()
+			return
 		}
+		// The targeted counts need the records only: made while the
+		// events and snapshots are still being read.
+		targeted = targetedAll(rec)
 	})
 	f, err := ReadFold(ctx, js, EventsFilter("", name), timeout)
 	if err != nil {
@@ -293,7 +302,7 @@ func ReadStatus(ctx context.Context, js jetstream.JetStream, name fleet.Deployme
 	if err != nil || recErr != nil {
 		return Status{}, nil, cause(err, recErr)
 	}
-	return StatusOf(f.Agg, rec, name), append(f.Bad, badRec...), nil
+	return statusOf(f.Agg, rec, name, targeted), append(f.Bad, badRec...), nil
 }
 
 func (f *Fold) applyEvent(re ReadEvent) {
