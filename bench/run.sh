@@ -16,14 +16,14 @@
 #   BENCH_STATUS_RUNS   status and floor reads per stream size (5; quick 3)
 #   BENCH_DEVICEOPS_REQUESTS  requests per device operation and floor (2000; quick 1000)
 #   BENCH_VERIFY_OPS    signed-value verifications (20000; quick 2000)
-#   BENCH_ONLY          a regexp of step names to run (e.g. 'convergence|replay')
+#   BENCH_ONLY          a regexp of step names to run (e.g. 'convergence|fleet-status')
 #   BENCH_PROFILE=1     CPU and memory profiles of each step in BENCH_OUT
 #   BENCH_OUT           results directory (/tmp/harmony-bench)
 #   BENCH_PODMAN_DIR    the private podman of this run (/tmp/harmony-podman-bench);
 #                       not make test's, whose teardown would stop it mid-run
 #   BENCH_REPORT        the report written (BENCHMARKS.md)
 # and the sizes bench/e2e reads itself (BENCH_IDLE, BENCH_FLASH_*, BENCH_COLD_DEPLOYMENTS,
-# BENCH_REPLAY_EVENTS, BENCH_SIM_*, BENCH_STATUS_*, BENCH_FAILOVER_TRIALS,
+# BENCH_SIM_*, BENCH_STATUS_*, BENCH_CTL_*, BENCH_FAILOVER_TRIALS,
 # BENCH_JOINERS: see bench/e2e/knobs_test.go).
 #
 # A step that fails does not stop the others; the table says which
@@ -115,7 +115,6 @@ e2e binary-size '^BenchmarkBinarySize$' 1x
 e2e agent-idle '^BenchmarkAgentIdle$' 1x
 e2e convergence '^BenchmarkConvergence$' "${CHANGES}x"
 e2e cold-start '^BenchmarkColdStart$' "${COLD_RUNS}x"
-e2e replay '^BenchmarkReplay$' 1x
 e2e fleet-sim '^BenchmarkFleetSim$' 1x
 e2e fleet-status '^BenchmarkFleetStatus$' "${STATUS_RUNS}x"
 e2e failover '^BenchmarkFailover$' 1x

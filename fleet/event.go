@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -60,12 +59,12 @@ type eventJSON struct {
 }
 
 // DecodeEvent decodes and validates one event; unknown fields are ignored.
-// It is json.Unmarshal into a StateChangeEvent without the second
-// validating scan that a custom UnmarshalJSON costs: readers of a fleet's
-// stream decode millions.
+// It accepts what json.Unmarshal into eventJSON would, in one pass (see
+// scanner), without the second validating scan that a custom
+// UnmarshalJSON costs: readers of a fleet's stream decode millions.
 func DecodeEvent(data []byte) (StateChangeEvent, error) {
 	var w eventJSON
-	if err := json.Unmarshal(data, &w); err != nil {
+	if err := decodeEventJSON(data, &w); err != nil {
 		return StateChangeEvent{}, fmt.Errorf("state change event: %w", err)
 	}
 	e := StateChangeEvent{DeviceID: w.DeviceID, Deployment: w.Deployment, Revision: w.Revision,

@@ -95,33 +95,36 @@ func (i DeviceInfo) Validate() error {
 		if err := name.Validate(); err != nil {
 			return fmt.Errorf("deployments: %w", err)
 		}
-		field := fmt.Sprintf("deployments.%s", name)
+		// The field's name is made only for an error: a central reader
+		// validates every deployment of a fleet's snapshots.
+		field := func() string { return "deployments." + string(name) }
 		if !d.Phase.Valid() {
-			return fmt.Errorf("%s.phase: unknown phase %q", field, d.Phase)
+			return fmt.Errorf("%s.phase: unknown phase %q", field(), d.Phase)
 		}
-		if err := checkSpecHash(field+".spec_hash", d.SpecHash); err != nil {
-			return err
+		if d.SpecHash != "" && checkSpecHash("", d.SpecHash) != nil {
+			return checkSpecHash(field()+".spec_hash", d.SpecHash)
 		}
-		if err := d.Revision.validate(field+".revision", true); err != nil {
-			return err
+		if d.Revision.validate("", true) != nil {
+			return d.Revision.validate(field()+".revision", true)
 		}
 		if d.Revision.Compare(i.Revision) > 0 {
-			return fmt.Errorf("%s.revision: %s is after the snapshot's revision %s", field, d.Revision, i.Revision)
+			return fmt.Errorf("%s.revision: %s is after the snapshot's revision %s", field(), d.Revision, i.Revision)
 		}
 	}
 	return nil
 }
 
-// UnmarshalJSON decodes and validates; unknown fields are ignored.
+// UnmarshalJSON decodes and validates; unknown fields are ignored. It
+// accepts what json.Unmarshal into the fields would, in one pass (see
+// scanner): a central reader decodes every snapshot of a fleet.
 func (i *DeviceInfo) UnmarshalJSON(b []byte) error {
-	type plain DeviceInfo
-	var v plain
-	if err := json.Unmarshal(b, &v); err != nil {
+	var v DeviceInfo
+	if err := decodeDeviceInfo(b, &v); err != nil {
 		return fmt.Errorf("device info: %w", err)
 	}
-	if err := DeviceInfo(v).Validate(); err != nil {
+	if err := v.Validate(); err != nil {
 		return fmt.Errorf("device info: %w", err)
 	}
-	*i = DeviceInfo(v)
+	*i = v
 	return nil
 }

@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -47,17 +46,17 @@ func (r DeviceRecord) Validate() error {
 }
 
 // UnmarshalJSON validates while decoding. Unknown fields are ignored
-// (forward compatibility, as for DeviceInfo).
+// (forward compatibility, as for DeviceInfo). It decodes in one pass, as
+// DeviceInfo does.
 func (r *DeviceRecord) UnmarshalJSON(b []byte) error {
-	type plain DeviceRecord
-	var v plain
-	if err := json.Unmarshal(b, &v); err != nil {
+	var v DeviceRecord
+	if err := decodeDeviceRecord(b, &v); err != nil {
 		return fmt.Errorf("device record: %w", err)
 	}
-	if err := DeviceRecord(v).Validate(); err != nil {
+	if err := v.Validate(); err != nil {
 		return fmt.Errorf("device record: %w", err)
 	}
-	*r = DeviceRecord(v)
+	*r = v
 	return nil
 }
 

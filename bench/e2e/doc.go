@@ -12,8 +12,10 @@
 //   - BenchmarkColdStart: an agent starting with many deployments already
 //     desired, until every `running` event is stored; its floor publishes
 //     the same events one by one.
-//   - BenchmarkReplay: FLEET_EVENTS folded into fleet/aggregate, beside a
-//     bare ordered consumer reading the same stream.
+//   - BenchmarkFleetStatus: harmony-fleet status at fleet scale (10,000
+//     devices, up to 2,000,000 events stored) beside the bare reads it
+//     needs; events -o table's peak memory; the full fold of the stream
+//     into fleet/aggregate beside a bare ordered consumer.
 //   - BenchmarkFleetSim: simulated devices publishing while an aggregator
 //     consumes the stream live.
 //   - BenchmarkFailover: kill -9 of the acting `harmony-fleet serve`

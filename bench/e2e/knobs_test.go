@@ -27,7 +27,6 @@ import (
 //	                        agent-<device>.log (default: a temporary directory)
 //	BENCH_ARCHES            BenchmarkBinarySize's targets (amd64 arm64 armv7)
 //	BENCH_COLD_DEPLOYMENTS  desired deployments at a cold start (1000; quick 200)
-//	BENCH_REPLAY_EVENTS     events in the replayed stream (1000000; quick 100000)
 //	BENCH_SIM_DEVICES       simulated devices (10000; quick 2000)
 //	BENCH_SIM_DEPLOYMENTS   deployments per simulated device (5)
 //	BENCH_SIM_CONNS         connections the devices share (20)

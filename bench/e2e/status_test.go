@@ -6,12 +6,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
+	"github.com/harmony-edge/harmony-agent/fleet/aggregate"
 	"github.com/harmony-edge/harmony-agent/internal/fleetview"
 )
 
@@ -44,12 +47,18 @@ const statusDeployments = 3
 //     decoded); metric ms. Target: <= 1 s at 2,000,000 events,
 //     <= 2x the floor.
 //   - floor: a bare last-per-subject consumer reading one message per
-//     subject, then a bare watch of device-info reading every snapshot;
-//     nothing decoded. Metric ms.
+//     subject and, at the same time (as status reads them), a bare watch
+//     of device-info reading every snapshot; nothing decoded. Metric ms.
 //   - events-table: the harmony-fleet binary (built for this run) as a
-//     process, `events -o table` over the whole stream to /dev/null, run
-//     once whatever -benchtime says; metrics VmHWM-MiB (its peak resident
-//     memory, from getrusage) and ms. Target: <= 64 MiB.
+//     process, `events -o table` over the whole stream to a line counter,
+//     run once whatever -benchtime says; metrics VmHWM-MiB (its peak
+//     resident memory, from /proc) and ms. Target: <= 64 MiB.
+//   - full-fold: every stored event read in order and folded, as status
+//     did before it read only the newest (fleetview.EventReader: an
+//     ordered consumer, metadata, fleet's validating decoder, the subject
+//     check; then aggregate.Apply), run once; metric events/s. Its floor,
+//     full-fold-floor: the same ordered-consumer read doing nothing with
+//     the messages. Target: >= 0.5x the floor.
 //
 // Run with -benchtime=Nx: N reads of status and of the floor per size.
 func BenchmarkFleetStatus(b *testing.B) {
@@ -66,6 +75,8 @@ func BenchmarkFleetStatus(b *testing.B) {
 		publishStatusEvents(b, env, devices, stored, n)
 		stored = n
 		name := fmt.Sprintf("devices=%d/events=%d", devices, n)
+		// The pairs with an event (all of them once n reaches them).
+		subjects := min(n, devices*statusDeployments)
 
 		readStatus := func(b *testing.B) {
 			for b.Loop() {
@@ -90,12 +101,7 @@ func BenchmarkFleetStatus(b *testing.B) {
 
 		b.Run(name+"/floor", func(b *testing.B) {
 			for b.Loop() {
-				if got := bareLastPerSubject(b, env.js); got != devices*statusDeployments {
-					b.Fatalf("last per subject read %d messages, want %d", got, devices*statusDeployments)
-				}
-				if got := bareBucketRead(b, env.js, fleet.DeviceInfoBucket); got != devices {
-					b.Fatalf("device-info read %d snapshots, want %d", got, devices)
-				}
+				bareFloor(b, env.js, subjects, devices)
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms")
 		})
@@ -122,20 +128,98 @@ func BenchmarkFleetStatus(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				runProcessEnv(b, []string{floorURLEnv + "=" + env.url, fmt.Sprintf("%s=%d", floorWantEnv, devices)},
+				runProcessEnv(b, []string{floorURLEnv + "=" + env.url, fmt.Sprintf("%s=%d", floorWantEnv, devices), fmt.Sprintf("%s=%d", floorSubjectsEnv, subjects)},
 					self, "-test.run", "^TestFleetStatusFloorProcess$")
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms")
 		})
 
 		b.Run(name+"/events-table", func(b *testing.B) {
-			hwm, took, lines := runEventsTable(b, bin, env.url)
-			if lines != n+1 {
-				b.Fatalf("events -o table printed %d lines, want %d", lines, n+1)
-			}
-			b.ReportMetric(float64(hwm)/(1<<20), "VmHWM-MiB")
-			b.ReportMetric(float64(took.Milliseconds()), "ms")
+			once(b, func() {
+				hwm, took, lines := runEventsTable(b, bin, env.url)
+				if lines != n+1 {
+					b.Fatalf("events -o table printed %d lines, want %d", lines, n+1)
+				}
+				b.ReportMetric(float64(hwm)/(1<<20), "VmHWM-MiB")
+				b.ReportMetric(float64(took.Milliseconds()), "ms")
+			})
 		})
+
+		// The full fold, as status did before it read only the newest
+		// events (the first edition's replay row): every stored event,
+		// in order, into the aggregator; its floor reads the same
+		// messages and does nothing with them.
+		b.Run(name+"/full-fold-floor", func(b *testing.B) {
+			once(b, func() {
+				start := time.Now()
+				bareFullRead(b, env.js, n)
+				b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+			})
+		})
+		b.Run(name+"/full-fold", func(b *testing.B) {
+			once(b, func() {
+				start := time.Now()
+				r := openStatusReader(b, env.js)
+				a := aggregate.New()
+				var read uint64
+				for r.Backlog() {
+					e, seq, err := nextEvent(context.Background(), b, r)
+					if err != nil {
+						b.Fatalf("read event: %v", err)
+					}
+					a.Apply(e)
+					read = seq
+				}
+				took := time.Since(start)
+				r.Stop()
+				if read != uint64(n) {
+					b.Fatalf("read up to event %d, want %d", read, n)
+				}
+				if a.Len() != subjects {
+					b.Fatalf("aggregator holds %d pairs after the full fold, want %d", a.Len(), subjects)
+				}
+				b.ReportMetric(float64(n)/took.Seconds(), "events/s")
+			})
+		})
+	}
+}
+
+// once runs fn a single time, whatever -benchtime says: a measurement
+// too long to repeat (one process over the whole stream, one read of
+// every stored event), timed and reported by fn itself. The empty b.Loop
+// iterations keep the framework from calling the benchmark again with a
+// larger b.N.
+func once(b *testing.B, fn func()) {
+	ran := false
+	for b.Loop() {
+		if !ran {
+			ran = true
+			fn()
+		}
+	}
+}
+
+// bareFullRead reads the first n messages of FLEET_EVENTS with an ordered
+// consumer, through the calls fleetview.EventReader makes (Messages with
+// its pull size, Next), and does nothing with them: the floor of the full
+// fold.
+func bareFullRead(b *testing.B, js jetstream.JetStream, n int) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, fleet.EventsStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(10_000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer msgs.Stop()
+	for i := range n {
+		if _, err := msgs.Next(jetstream.NextContext(ctx)); err != nil {
+			b.Fatalf("read event %d of %d: %v", i+1, n, err)
+		}
 	}
 }
 
@@ -335,11 +419,34 @@ func checkFleetStatus(b *testing.B, s fleetview.Status, devices int) {
 	}
 }
 
+// bareFloor is the floor of status: bareLastPerSubject and
+// bareBucketRead of device-info at once, as status reads them, each
+// checked against the count it must read.
+func bareFloor(b testing.TB, js jetstream.JetStream, subjects, devices int) {
+	b.Helper()
+	var (
+		wg             sync.WaitGroup
+		events, infos  int
+		evErr, infoErr error
+	)
+	wg.Go(func() { events, evErr = bareLastPerSubject(js) })
+	infos, infoErr = bareBucketRead(js, fleet.DeviceInfoBucket)
+	wg.Wait()
+	if evErr != nil || infoErr != nil {
+		b.Fatalf("floor: %v", errors.Join(evErr, infoErr))
+	}
+	if events != subjects {
+		b.Fatalf("last per subject read %d messages, want %d", events, subjects)
+	}
+	if infos != devices {
+		b.Fatalf("device-info read %d snapshots, want %d", infos, devices)
+	}
+}
+
 // bareLastPerSubject reads the newest message of every subject of
 // FLEET_EVENTS with the same consumer as fleetview.ReadLastEvents and
 // does nothing with them; it returns how many it read.
-func bareLastPerSubject(b testing.TB, js jetstream.JetStream) int {
-	b.Helper()
+func bareLastPerSubject(js jetstream.JetStream) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	cons, err := js.CreateConsumer(ctx, fleet.EventsStream, jetstream.ConsumerConfig{
@@ -347,36 +454,35 @@ func bareLastPerSubject(b testing.TB, js jetstream.JetStream) int {
 		AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, InactiveThreshold: time.Minute,
 	})
 	if err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
 	defer func() { _ = js.DeleteConsumer(context.Background(), fleet.EventsStream, cons.CachedInfo().Name) }()
 	pending := int(cons.CachedInfo().NumPending)
 	msgs, err := cons.Messages(jetstream.PullMaxMessages(10_000))
 	if err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
 	defer msgs.Stop()
 	for i := range pending {
 		if _, err := msgs.Next(jetstream.NextContext(ctx)); err != nil {
-			b.Fatalf("read message %d of %d: %v", i+1, pending, err)
+			return i, fmt.Errorf("read message %d of %d: %w", i+1, pending, err)
 		}
 	}
-	return pending
+	return pending, nil
 }
 
 // bareBucketRead reads every entry of bucket through a watch and does
 // nothing with them; it returns how many it read.
-func bareBucketRead(b testing.TB, js jetstream.JetStream, bucket string) int {
-	b.Helper()
+func bareBucketRead(js jetstream.JetStream, bucket string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	kv, err := js.KeyValue(ctx, bucket)
 	if err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
 	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
 	defer func() { _ = w.Stop() }()
 	n := 0
@@ -384,11 +490,11 @@ func bareBucketRead(b testing.TB, js jetstream.JetStream, bucket string) int {
 		select {
 		case e := <-w.Updates():
 			if e == nil {
-				return n
+				return n, nil
 			}
 			n++
 		case <-ctx.Done():
-			b.Fatalf("read bucket %s: %v after %d", bucket, ctx.Err(), n)
+			return n, fmt.Errorf("read bucket %s: %w after %d", bucket, ctx.Err(), n)
 		}
 	}
 }
@@ -477,18 +583,25 @@ func readVmHWM(path string) (int64, bool) {
 const (
 	floorURLEnv  = "HARMONY_BENCH_FLOOR_URL"
 	floorWantEnv = "HARMONY_BENCH_FLOOR_DEVICES"
+	// floorSubjectsEnv: how many subjects hold an event.
+	floorSubjectsEnv = "HARMONY_BENCH_FLOOR_SUBJECTS"
 )
 
 // TestFleetStatusFloorProcess is the floor of BenchmarkFleetStatus's
 // status-process, run by it as a process of this binary: connect, read
-// the newest message of every subject and every device-info entry, do
-// nothing with them. Without its environment it skips.
+// the newest message of every subject and every device-info entry at
+// once (bareFloor), do nothing with them. Without its environment it
+// skips.
 func TestFleetStatusFloorProcess(t *testing.T) {
 	url := os.Getenv(floorURLEnv)
 	if url == "" {
 		t.Skip("a subprocess of BenchmarkFleetStatus: nothing to do as a test (not a CI skip)")
 	}
 	devices, err := strconv.Atoi(os.Getenv(floorWantEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects, err := strconv.Atoi(os.Getenv(floorSubjectsEnv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,12 +614,7 @@ func TestFleetStatusFloorProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := bareLastPerSubject(t, js); got != devices*statusDeployments {
-		t.Fatalf("last per subject read %d messages, want %d", got, devices*statusDeployments)
-	}
-	if got := bareBucketRead(t, js, fleet.DeviceInfoBucket); got != devices {
-		t.Fatalf("device-info read %d snapshots, want %d", got, devices)
-	}
+	bareFloor(t, js, subjects, devices)
 }
 
 // runProcess runs bin with args and returns its standard output; it

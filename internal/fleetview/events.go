@@ -26,6 +26,8 @@ type EventReader struct {
 	last, read uint64
 	// idle bounds the wait for one stored event.
 	idle time.Duration
+	// wait bounds Next's wait while backlog.
+	wait idleWait
 }
 
 // ReadEvent is one message of the stream: an event, or why it is not one.
@@ -60,7 +62,7 @@ func OpenEventsSince(ctx context.Context, js jetstream.JetStream, filter string,
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", fleet.EventsStream, err)
 	}
-	r := &EventReader{idle: idle}
+	r := &EventReader{idle: idle, wait: idleWait{idle: idle}}
 	var m *jetstream.RawStreamMsg
 	err = Read(ctx, readWithin(js), func(ctx context.Context) (err error) {
 		m, err = st.GetLastMsgForSubject(ctx, filter)
@@ -99,17 +101,19 @@ func (r *EventReader) Backlog() bool { return r.read < r.last }
 // Next returns the next message: within idle while backlog reports
 // true, else whenever one is published, until ctx is done.
 func (r *EventReader) Next(ctx context.Context) (ReadEvent, error) {
-	wait, cancel := ctx, context.CancelFunc(func() {})
+	wait, idle := ctx, false
 	if r.Backlog() {
-		wait, cancel = context.WithTimeout(ctx, r.idle)
+		wait, idle = r.wait.arm(ctx), true
 	}
 	msg, err := r.msgs.Next(jetstream.NextContext(wait))
-	cancel()
+	if idle {
+		r.wait.disarm()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ReadEvent{}, ctx.Err()
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		if idle && r.wait.expired() {
 			return ReadEvent{}, fmt.Errorf("read stream %s: no event for %v after sequence %d of %d", fleet.EventsStream, r.idle, r.read, r.last)
 		}
 		return ReadEvent{}, fmt.Errorf("read stream %s: %w", fleet.EventsStream, err)
@@ -128,8 +132,11 @@ func (r *EventReader) Next(ctx context.Context) (ReadEvent, error) {
 	return re, nil
 }
 
-// Stop ends the reader's consumer.
-func (r *EventReader) Stop() { r.msgs.Stop() }
+// Stop ends the reader's consumer; call it once Next has returned.
+func (r *EventReader) Stop() {
+	r.msgs.Stop()
+	r.wait.stop()
+}
 
 // DecodeEvent decodes and validates an event published on subject, which
 // must be the event's.

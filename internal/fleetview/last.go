@@ -47,6 +47,7 @@ type rawEvent struct {
 	subject, msgID string
 	data           []byte
 	seq            uint64
+	pending        uint64 // messages of the consumer after this one
 	caughtUp       bool
 }
 
@@ -63,12 +64,14 @@ func (m rawEvent) decode() ReadEvent {
 // (<device_id>.<agent_epoch>.<sequence>.<nonce>) claims for device, and
 // reports whether it has one.
 func (m rawEvent) claimedRevision(device fleet.DeviceID) (fleet.Revision, bool) {
-	parts := strings.Split(m.msgID, ".")
-	if len(parts) != 4 || parts[0] != string(device) {
+	dev, rest, ok1 := strings.Cut(m.msgID, ".")
+	epochText, rest, ok2 := strings.Cut(rest, ".")
+	seqText, nonce, ok3 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || !ok3 || strings.Contains(nonce, ".") || dev != string(device) {
 		return fleet.Revision{}, false
 	}
-	epoch, err1 := strconv.ParseUint(parts[1], 10, 64)
-	seq, err2 := strconv.ParseUint(parts[2], 10, 64)
+	epoch, err1 := strconv.ParseUint(epochText, 10, 64)
+	seq, err2 := strconv.ParseUint(seqText, 10, 64)
 	if err1 != nil || err2 != nil {
 		return fleet.Revision{}, false
 	}
@@ -123,16 +126,22 @@ func readLast(ctx context.Context, js jetstream.JetStream, filter string, idle t
 		return 0, fmt.Errorf("consume stream %s on %s: %w", fleet.EventsStream, filter, err)
 	}
 	defer msgs.Stop()
+	wait := idleWait{idle: idle}
+	defer wait.stop()
 	// Every subject stored when the consumer was made is delivered within
 	// the first pending messages; later ones are the follower's.
 	for range pending {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		msg, err := msgs.Next(jetstream.NextMaxWait(idle))
+		msg, err := msgs.Next(jetstream.NextContext(wait.arm(ctx)))
+		wait.disarm()
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
+			}
+			if wait.expired() {
+				return 0, fmt.Errorf("read stream %s on %s: nothing for %v", fleet.EventsStream, filter, idle)
 			}
 			return 0, fmt.Errorf("read stream %s on %s: %w", fleet.EventsStream, filter, err)
 		}
@@ -140,7 +149,7 @@ func readLast(ctx context.Context, js jetstream.JetStream, filter string, idle t
 		if err != nil {
 			return 0, fmt.Errorf("read stream %s: %w", fleet.EventsStream, err)
 		}
-		m := rawEvent{subject: msg.Subject(), data: msg.Data(), seq: meta.Sequence.Stream, caughtUp: meta.NumPending == 0}
+		m := rawEvent{subject: msg.Subject(), data: msg.Data(), seq: meta.Sequence.Stream, pending: meta.NumPending, caughtUp: meta.NumPending == 0}
 		if h := msg.Headers(); h != nil {
 			m.msgID = h.Get(fleet.MsgIDHeader)
 		}
@@ -184,6 +193,7 @@ func ReadFold(ctx context.Context, js jetstream.JetStream, filter string, timeou
 	var (
 		wg       sync.WaitGroup
 		infos    []fleet.DeviceInfo
+		index    map[fleet.DeviceID]fleet.DeviceInfo
 		badInfos []error
 		infoErr  error
 	)
@@ -195,8 +205,14 @@ func ReadFold(ctx context.Context, js jetstream.JetStream, filter string, timeou
 			return
 		}
 		defer iw.Stop()
-		if infos, badInfos, infoErr = iw.Stored(ctx); infoErr != nil {
+		if infos, badInfos, infoErr = iw.stored(ctx, false); infoErr != nil {
 			cancel()
+			return
+		}
+		// Indexed here, while the events may still be arriving.
+		index = make(map[fleet.DeviceID]fleet.DeviceInfo, len(infos))
+		for _, info := range infos {
+			index[info.DeviceID] = info
 		}
 	})
 	// The events are kept undecoded until the snapshots are in: an event
@@ -204,9 +220,16 @@ func ReadFold(ctx context.Context, js jetstream.JetStream, filter string, timeou
 	// folded after, decides its pair), so it is not decoded. Its Msg-Id
 	// tells its revision; a device whose Msg-Id lies about its own
 	// events only misreports itself, which its body could do as well.
-	f := Fold{Agg: aggregate.New(), Infos: map[fleet.DeviceID]fleet.DeviceInfo{}}
+	f := Fold{Agg: aggregate.New()}
 	var raw []rawEvent
-	f.LastSeq, err = readLast(ctx, js, filter, timeout, func(m rawEvent) { raw = append(raw, m) })
+	f.LastSeq, err = readLast(ctx, js, filter, timeout, func(m rawEvent) {
+		if raw == nil {
+			// Every subject is one message: the first tells how many
+			// follow (growing the slice copied them a few times over).
+			raw = make([]rawEvent, 0, min(m.pending+1, 1<<20))
+		}
+		raw = append(raw, m)
+	})
 	if err != nil {
 		cancel()
 	}
@@ -214,9 +237,7 @@ func ReadFold(ctx context.Context, js jetstream.JetStream, filter string, timeou
 	if err != nil || infoErr != nil {
 		return Fold{}, cause(err, infoErr)
 	}
-	for _, info := range infos {
-		f.Infos[info.DeviceID] = info
-	}
+	f.Infos = index
 	for _, m := range raw {
 		f.Events++
 		dev := subjectDevice(m.subject)
@@ -258,15 +279,20 @@ func ReadStatus(ctx context.Context, js jetstream.JetStream, name fleet.Deployme
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		wg     sync.WaitGroup
-		rec    Records
-		badRec []error
-		recErr error
+		wg       sync.WaitGroup
+		rec      Records
+		targeted map[fleet.DeploymentName]int
+		badRec   []error
+		recErr   error
 	)
 	wg.Go(func() {
 		if rec, badRec, recErr = ReadRecords(ctx, js, timeout); recErr != nil {
 			cancel()
+			return
 		}
+		// The targeted counts need the records only: made while the
+		// events and snapshots are still being read.
+		targeted = targetedAll(rec)
 	})
 	f, err := ReadFold(ctx, js, EventsFilter("", name), timeout)
 	if err != nil {
@@ -276,7 +302,7 @@ func ReadStatus(ctx context.Context, js jetstream.JetStream, name fleet.Deployme
 	if err != nil || recErr != nil {
 		return Status{}, nil, cause(err, recErr)
 	}
-	return StatusOf(f.Agg, rec, name), append(f.Bad, badRec...), nil
+	return statusOf(f.Agg, rec, name, targeted), append(f.Bad, badRec...), nil
 }
 
 func (f *Fold) applyEvent(re ReadEvent) {

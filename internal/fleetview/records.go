@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,7 +39,8 @@ func (r Records) Clone() Records {
 	return Records{Registry: maps.Clone(r.Registry), Deployments: maps.Clone(r.Deployments), Rollouts: maps.Clone(r.Rollouts)}
 }
 
-// recordBuckets are the buckets Records are read from.
+// recordBuckets are the buckets Records are read from, in the order
+// ReadRecords joins them by: registry, deployments, rollouts.
 var recordBuckets = []string{fleet.DeviceRegistryBucket, fleet.DeploymentsBucket, fleet.RolloutsBucket}
 
 // Apply folds entry e of bucket (one of the three) into r: a put, decoded
@@ -140,21 +143,40 @@ func watchStored(ctx context.Context, js jetstream.JetStream, bucket string, tim
 // ReadRecords reads the registry, the fleet deployments and the rollouts,
 // and returns why the records that did not decode were skipped. A bucket
 // that does not exist holds no records.
+//
+// The three buckets are read at once, each into Records of its own (Apply
+// touches only its bucket's map), joined at the end.
 func ReadRecords(ctx context.Context, js jetstream.JetStream, timeout time.Duration) (Records, []error, error) {
-	r := NewRecords()
-	var bad []error
-	for _, b := range recordBuckets {
-		w, err := watchStored(ctx, js, b, timeout, func(e jetstream.KeyValueEntry) {
-			if err := r.Apply(b, e); err != nil {
-				bad = append(bad, err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		parts = make([]Records, len(recordBuckets))
+		bad   = make([][]error, len(recordBuckets))
+		errs  = make([]error, len(recordBuckets))
+	)
+	for i, b := range recordBuckets {
+		parts[i] = NewRecords()
+		wg.Go(func() {
+			w, err := watchStored(ctx, js, b, timeout, func(e jetstream.KeyValueEntry) {
+				if err := parts[i].Apply(b, e); err != nil {
+					bad[i] = append(bad[i], err)
+				}
+			})
+			if err != nil {
+				errs[i] = err
+				cancel()
+				return
+			}
+			if w != nil {
+				_ = w.Stop()
 			}
 		})
-		if err != nil {
-			return Records{}, nil, err
-		}
-		if w != nil {
-			_ = w.Stop()
-		}
 	}
-	return r, bad, nil
+	wg.Wait()
+	if err := cause(errs...); err != nil {
+		return Records{}, nil, err
+	}
+	r := Records{Registry: parts[0].Registry, Deployments: parts[1].Deployments, Rollouts: parts[2].Rollouts}
+	return r, slices.Concat(bad...), nil
 }

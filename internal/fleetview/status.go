@@ -43,6 +43,12 @@ type Counts struct {
 // fleet deployment of rec. It reads agg and rec and changes neither;
 // O(deployments x (devices of the registry + failing devices)).
 func StatusOf(agg *aggregate.Aggregator, rec Records, name fleet.DeploymentName) Status {
+	return statusOf(agg, rec, name, nil)
+}
+
+// statusOf is StatusOf with the targeted counts of the fleet deployments
+// already made (targeted; nil: none), by TargetedAll.
+func statusOf(agg *aggregate.Aggregator, rec Records, name fleet.DeploymentName, targeted map[fleet.DeploymentName]int) Status {
 	var names []fleet.DeploymentName
 	if name != "" {
 		names = []fleet.DeploymentName{name}
@@ -60,7 +66,10 @@ func StatusOf(agg *aggregate.Aggregator, rec Records, name fleet.DeploymentName)
 	for _, n := range names {
 		d := Deployment{Name: n, Counts: Counts{Counts: agg.Counts(n)}, Failing: agg.Failing(n)}
 		if fd, ok := rec.Deployments[n]; ok {
-			t := Targeted(fd, rec.Registry)
+			t, ok := targeted[n]
+			if !ok {
+				t = Targeted(fd, rec.Registry)
+			}
 			d.Counts.Targeted = &t
 		}
 		if ro, ok := rec.Rollouts[n]; ok {
@@ -80,4 +89,13 @@ func Targeted(d fleet.FleetDeployment, registry map[fleet.DeviceID]fleet.DeviceR
 		}
 	}
 	return n
+}
+
+// targetedAll returns Targeted of every fleet deployment of rec.
+func targetedAll(rec Records) map[fleet.DeploymentName]int {
+	t := make(map[fleet.DeploymentName]int, len(rec.Deployments))
+	for n, d := range rec.Deployments {
+		t[n] = Targeted(d, rec.Registry)
+	}
+	return t
 }

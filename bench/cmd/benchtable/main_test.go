@@ -52,7 +52,7 @@ func TestParse(t *testing.T) {
 	for _, tc := range []struct{ bench, want string }{
 		{`^BenchmarkPodman/agent$`, "skipped"},
 		{`^BenchmarkAgentIdle/deployments=[1-9]`, "failed"},
-		{`^BenchmarkReplay/bare/`, "not run"},
+		{`^BenchmarkFleetStatus/devices=\d+/events=2000000/full-fold-floor$`, "not run"},
 	} {
 		if got := r.why(m(tc.bench, "x")); got != tc.want {
 			t.Errorf("why(%s) = %q, want %q", tc.bench, got, tc.want)
