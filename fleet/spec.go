@@ -163,54 +163,68 @@ var specKeys = map[string][]string{
 }
 
 // checkExactKeys walks an already well-formed spec and reports the first
-// key that differs from its field only by case, or appears twice.
+// key that differs from its field only by case, or appears twice. It reads
+// the value once with fleet's scanner (decode.go): this runs on every
+// desired value an agent verifies.
 func checkExactKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var walk func(level, path string) error
-	walk = func(level, path string) error {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
+	s := scanner{data: data}
+	return s.exactKeys("", "")
+}
+
+// exactKeys checks the value at the scanner against specKeys[level]; path
+// names it in errors.
+func (s *scanner) exactKeys(level, path string) error {
+	join := func(key string) string {
+		if path == "" {
+			return key
 		}
-		switch tok {
-		case json.Delim('{'):
-			seen := make(map[string]bool)
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				key := kt.(string)
-				field := strings.TrimPrefix(path+"."+key, ".")
-				if seen[key] {
-					return fmt.Errorf("%s: duplicate field", field)
-				}
-				seen[key] = true
-				if allowed, ok := specKeys[level]; ok && !slices.Contains(allowed, key) {
-					return fmt.Errorf("unknown field %q (field names are lower-case: %s)", field, strings.Join(allowed, ", "))
-				}
-				next := "-" // below a known level, keys are free (env)
-				if level == "" && (key == "ports" || key == "volumes") {
-					next = key
-				}
-				if err := walk(next, field); err != nil {
-					return err
-				}
-			}
-			_, err = dec.Token() // '}'
-			return err
-		case json.Delim('['):
-			for i := 0; dec.More(); i++ {
-				if err := walk(level, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
-			}
-			_, err = dec.Token() // ']'
-			return err
-		}
-		return nil
+		return path + "." + key
 	}
-	return walk("", "")
+	switch s.peek() {
+	case '{':
+		var seen []string // objects are small; a map once they are not
+		var many map[string]bool
+		allowed, known := specKeys[level]
+		return s.object(func(k []byte) error {
+			key := string(k)
+			dup := many[key]
+			if many == nil {
+				dup = slices.Contains(seen, key)
+			}
+			if dup {
+				return fmt.Errorf("%s: duplicate field", join(key))
+			}
+			if many != nil {
+				many[key] = true
+			} else if seen = append(seen, key); len(seen) > 16 {
+				many = make(map[string]bool, 2*len(seen))
+				for _, k := range seen {
+					many[k] = true
+				}
+			}
+			if known && !slices.Contains(allowed, key) {
+				return fmt.Errorf("unknown field %q (field names are lower-case: %s)", join(key), strings.Join(allowed, ", "))
+			}
+			next := "-" // below a known level, keys are free (env)
+			if level == "" && (key == "ports" || key == "volumes") {
+				next = key
+			}
+			if c := s.peek(); c != '{' && c != '[' {
+				_, err := s.skip()
+				return err
+			}
+			return s.exactKeys(next, join(key))
+		})
+	case '[':
+		i := 0
+		return s.array(func() error {
+			err := s.exactKeys(level, fmt.Sprintf("%s[%d]", path, i))
+			i++
+			return err
+		})
+	}
+	_, err := s.skip()
+	return err
 }
 
 // describeJSONError rewords encoding/json's errors to name the field.
