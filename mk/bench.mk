@@ -1,4 +1,4 @@
-# make bench: the benchmarks of bench/e2e and fleet/aggregate against their
+# make bench: the benchmarks (bench/e2e, fleet/aggregate, fleet/signed, internal/api, internal/deviceops) against their
 # targets, in one table on stdout and in BENCHMARKS.md. bench/run.sh does
 # the work and lists its settings: BENCH_QUICK=1 for a short run,
 # BENCH_ONLY=<regexp> for some steps, BENCH_PROFILE=1 to keep profiles.

@@ -420,8 +420,9 @@ func writeDoc(w io.Writer, table, raw []byte, took string) {
 	fmt.Fprintln(w, "# Benchmarks")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Written by `make bench` (bench/run.sh, bench/cmd/benchtable); the benchmarks are in")
-	fmt.Fprintln(w, "`bench/e2e` and `fleet/aggregate`. Targets are reported against, not asserted. A ratio")
-	fmt.Fprintln(w, "is the figure divided by its floor, measured in the same run on the same server.")
+	fmt.Fprintln(w, "`bench/e2e`, `fleet/aggregate`, `fleet/signed`, `internal/api` and `internal/deviceops`.")
+	fmt.Fprintln(w, "Targets are reported against, not asserted. A ratio is the figure divided by its floor,")
+	fmt.Fprintln(w, "measured in the same run on the same server. "+reproduce)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "- machine: %s\n", machine())
@@ -449,6 +450,14 @@ func writeDoc(w io.Writer, table, raw []byte, took string) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "```")
 }
+
+// reproduce says how to run one figure again: the step of each section.
+const reproduce = `Run one section again with ` + "`BENCH_ONLY='^STEP$' make bench`" + ` (add
+` + "`BENCH_QUICK=1`" + ` for small sizes, ` + "`BENCH_PROFILE=1`" + ` for profiles); the steps: footprint
+` + "`binary-size`" + `, ` + "`agent-idle`" + `, ` + "`flash`" + `, ` + "`verify`" + `, ` + "`deviceops`" + `; convergence ` + "`convergence`" + `; cold start
+` + "`cold-start`" + `; aggregator ` + "`aggregate`" + `, ` + "`fleet-sim`" + `; API and dashboard ` + "`api`" + `, ` + "`dashboard`" + `; status
+` + "`fleet-status`" + `; controller ` + "`controller`" + `; late joiner ` + "`late-joiner`" + `; failover ` + "`failover`" + `; podman
+` + "`podman`" + ` (as root).`
 
 const method = `- Footprint: ` + "`go build`" + ` of cmd/harmony-agent as a release (static, stripped, no
   embednats) per architecture. The agent's memory and CPU are those of the real binary,
