@@ -7,12 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -98,7 +94,7 @@ func BenchmarkController(b *testing.B) {
 	b.Logf("fleet seeded: %d devices (+%d joiners) x %d deployments in %s", devices, joiners, deployments, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
-	ctl := startController(b, bin, env.url, heartbeat)
+	ctl := startFleetServe(b, bin, env.url, "serve-sim", "--heartbeat-interval", heartbeat.String())
 	for _, d := range deps {
 		rw := watchRollout(b, env.js, d.Name)
 		e := rw.wait(b, fmt.Sprintf("%s complete at start", d.Name), func(s fleet.RolloutStatus) bool {
@@ -455,99 +451,4 @@ func (rw *rolloutWatch) wait(b *testing.B, what string, ok func(fleet.RolloutSta
 func (rw *rolloutWatch) stop() {
 	rw.cancel()
 	rw.wg.Wait()
-}
-
-// ctlProcess is `harmony-fleet serve` run as its own process.
-type ctlProcess struct {
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan struct{}
-}
-
-// startController runs `harmony-fleet serve --http=` against url, its log
-// in a temporary file (or BENCH_CTL_LOG_DIR/serve.log), stopped when b
-// ends.
-func startController(b *testing.B, bin, url string, heartbeat time.Duration) *ctlProcess {
-	b.Helper()
-	p := &ctlProcess{logPath: filepath.Join(b.TempDir(), "serve.log"), exited: make(chan struct{})}
-	if keep := os.Getenv("BENCH_CTL_LOG_DIR"); keep != "" {
-		p.logPath = filepath.Join(keep, "serve.log")
-	}
-	logFile, err := os.Create(p.logPath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer logFile.Close() // the child holds its own descriptor
-	p.cmd = exec.Command(bin, "serve", "--http=", "-s", url, "--heartbeat-interval", heartbeat.String())
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	if err := p.cmd.Start(); err != nil {
-		b.Fatalf("start %s serve: %v", bin, err)
-	}
-	go func() { // owned by p: stop waits for it
-		_ = p.cmd.Wait()
-		close(p.exited)
-	}()
-	b.Cleanup(func() { p.stop(b) })
-	return p
-}
-
-// stop sends SIGTERM and waits (SIGKILL after 30 s); again, nothing.
-func (p *ctlProcess) stop(b *testing.B) {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		b.Errorf("harmony-fleet serve pid %d ignored SIGTERM for 30s; killing it (log %s)", p.cmd.Process.Pid, p.logPath)
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
-
-// alive fails b if the controller exited, with its log's tail.
-func (p *ctlProcess) alive(b *testing.B) {
-	b.Helper()
-	select {
-	case <-p.exited:
-		data, _ := os.ReadFile(p.logPath)
-		b.Fatalf("harmony-fleet serve exited: %s\n%s", p.cmd.ProcessState, tail(string(data), 20))
-	default:
-	}
-}
-
-// cpu returns the CPU time (user and system) the controller used so far.
-func (p *ctlProcess) cpu(b *testing.B) time.Duration {
-	b.Helper()
-	p.alive(b)
-	fields, err := procStatFields(p.cmd.Process.Pid)
-	if err != nil {
-		b.Fatalf("controller: %v", err)
-	}
-	utime, err1 := strconv.ParseUint(fields[11], 10, 64)
-	stime, err2 := strconv.ParseUint(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("/proc/%d/stat: utime %q, stime %q", p.cmd.Process.Pid, fields[11], fields[12])
-	}
-	return time.Duration(utime+stime) * clockTick
-}
-
-// hwm returns the controller's peak resident memory so far (VmHWM).
-func (p *ctlProcess) hwm(b *testing.B) int64 {
-	b.Helper()
-	p.alive(b)
-	v, ok := readVmHWM(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if !ok {
-		b.Fatalf("controller: no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
-	}
-	return v
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }

@@ -45,8 +45,8 @@ import (
 //	BENCH_CTL_CONNS         connections the simulated devices share (4)
 //	BENCH_CTL_HEARTBEAT     their heartbeat interval, also given to serve (30s)
 //	BENCH_CTL_REST          the window of its CPU at rest (10s; quick 2s)
-//	BENCH_CTL_LOG_DIR       keep the controller's log there, as serve.log
-//	                        (default: a temporary directory)
+//	BENCH_SERVE_LOG_DIR     keep the logs of the harmony-fleet serve processes there,
+//	                        as <id>.log (default: a temporary directory)
 
 // quick reports whether BENCH_QUICK asks for a short run.
 func quick() bool {

@@ -7,10 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,12 +41,17 @@ type fleetServe struct {
 }
 
 // startFleetServe starts bin (harmony-fleet) as `serve --id id --http ""` (no HTTP)
-// against url, with NOTIFY_SOCKET set to a socket of its own and a
-// minimal environment. It is stopped when b ends, if not before.
-func startFleetServe(b *testing.B, bin, url, id string) *fleetServe {
+// against url, with the flags in extra, NOTIFY_SOCKET set to a socket of
+// its own and a minimal environment. Its log goes to a temporary file, or
+// to BENCH_SERVE_LOG_DIR/<id>.log. It is stopped when b ends, if not
+// before.
+func startFleetServe(b *testing.B, bin, url, id string, extra ...string) *fleetServe {
 	b.Helper()
 	dir := b.TempDir()
 	s := &fleetServe{id: id, logPath: filepath.Join(dir, "serve.log"), exited: make(chan struct{}), read: make(chan struct{})}
+	if keep := os.Getenv("BENCH_SERVE_LOG_DIR"); keep != "" {
+		s.logPath = filepath.Join(keep, id+".log")
+	}
 	sock := filepath.Join(dir, "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
@@ -57,7 +64,7 @@ func startFleetServe(b *testing.B, bin, url, id string) *fleetServe {
 		b.Fatal(err)
 	}
 	defer logFile.Close() // the child holds its own descriptor
-	s.cmd = exec.Command(bin, "serve", "--id", id, "--http", "", "-s", url)
+	s.cmd = exec.Command(bin, append([]string{"serve", "--id", id, "--http", "", "-s", url}, extra...)...)
 	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "NOTIFY_SOCKET=" + sock}
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
@@ -148,6 +155,43 @@ func (s *fleetServe) stop(b *testing.B) {
 	}
 	_ = s.notify.Close()
 	<-s.read
+}
+
+// alive fails b if the process exited, with its log's tail.
+func (s *fleetServe) alive(b *testing.B) {
+	b.Helper()
+	select {
+	case <-s.exited:
+		s.fatalf(b, "serve %s exited: %s", s.id, s.cmd.ProcessState)
+	default:
+	}
+}
+
+// cpu returns the CPU time (user and system) the process used so far.
+func (s *fleetServe) cpu(b *testing.B) time.Duration {
+	b.Helper()
+	s.alive(b)
+	fields, err := procStatFields(s.cmd.Process.Pid)
+	if err != nil {
+		b.Fatalf("serve %s: %v", s.id, err)
+	}
+	utime, err1 := strconv.ParseUint(fields[11], 10, 64)
+	stime, err2 := strconv.ParseUint(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: utime %q, stime %q", s.cmd.Process.Pid, fields[11], fields[12])
+	}
+	return time.Duration(utime+stime) * clockTick
+}
+
+// hwm returns the process's peak resident memory so far (VmHWM).
+func (s *fleetServe) hwm(b *testing.B) int64 {
+	b.Helper()
+	s.alive(b)
+	v, ok := readVmHWM(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if !ok {
+		b.Fatalf("serve %s: no VmHWM in /proc/%d/status", s.id, s.cmd.Process.Pid)
+	}
+	return v
 }
 
 // fatalf fails b with the message and the end of the process's log.
