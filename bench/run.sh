@@ -83,6 +83,12 @@ if ! "$GO" test -c -tags "$DEVTAGS" -o "$OUT/e2e.test" ./bench/e2e; then
 	exit 1
 fi
 
+# The idle agent's CPU and the convergence latencies first, on a machine
+# that runs nothing else of make bench (the flash step's idle agent and
+# its 100 workloads included).
+e2e agent-idle '^BenchmarkAgentIdle$' 1x
+e2e convergence '^BenchmarkConvergence$' "${CHANGES}x"
+
 # The flash step idles for BENCH_FLASH_IDLE (10 minutes): it runs in the
 # background from here, beside the other steps (its agent is a process of
 # its own, with a server of its own, whose disk writes other load cannot
@@ -112,8 +118,6 @@ step dashboard "$GO" test -run '^$' -bench '^BenchmarkDashboardFirstLoad$' -benc
 step deviceops "$GO" test -tags "$DEVTAGS" -run '^$' -bench '^BenchmarkRoundTrip$' -benchtime "${DEVICEOPS_REQUESTS}x" ./internal/deviceops
 step verify "$GO" test -run '^$' -bench '^(BenchmarkVerify|BenchmarkSignatureOnly)$' -benchmem -benchtime "${VERIFY_OPS}x" ./fleet/signed
 e2e binary-size '^BenchmarkBinarySize$' 1x
-e2e agent-idle '^BenchmarkAgentIdle$' 1x
-e2e convergence '^BenchmarkConvergence$' "${CHANGES}x"
 e2e cold-start '^BenchmarkColdStart$' "${COLD_RUNS}x"
 e2e fleet-sim '^BenchmarkFleetSim$' 1x
 e2e fleet-status '^BenchmarkFleetStatus$' "${STATUS_RUNS}x"
