@@ -106,7 +106,7 @@ func TestEnsureResourcesNotPermitted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			url := natstest.StartConfig(t, tt.conf)
-			_, js := connect(t, strings.Replace(url, "nats://", "nats://u:p@", 1))
+			_, js := natstest.ConnectAgent(t, strings.Replace(url, "nats://", "nats://u:p@", 1))
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			err := natsconn.EnsureResources(ctx, js, natsconn.ResourceSettings{})

@@ -12,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 
 	"github.com/harmony-edge/harmony-agent/fleet"
 	"github.com/harmony-edge/harmony-agent/internal/natsconn"
@@ -56,29 +54,12 @@ func events(from, to uint64) []fleet.StateChangeEvent {
 	return out
 }
 
-// connect connects like the agent does, with fast reconnects, and closes
-// the connection at cleanup (before the server's shutdown, registered
-// earlier).
-func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	nc, err := natsconn.Connect(natsconn.ConnOptions{URLs: []string{url}, Name: t.Name(), ReconnectWait: 50 * time.Millisecond}, zap.NewNop())
-	if err != nil {
-		t.Fatalf("Connect(%s): %v", url, err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream.New: %v", err)
-	}
-	return nc, js
-}
-
 // setup starts a server, connects to it and creates the fleet's
 // resources, as harmony-fleet init does.
 func setup(t *testing.T) (*natsserver.Server, jetstream.JetStream) {
 	t.Helper()
 	srv := natstest.Start(t)
-	_, js := connect(t, srv.ClientURL())
+	_, js := natstest.ConnectAgent(t, srv.ClientURL())
 	if err := natsconn.EnsureResources(ctxT(t), js, natsconn.ResourceSettings{}); err != nil {
 		t.Fatalf("EnsureResources: %v", err)
 	}

@@ -53,7 +53,7 @@ func TestPublishDedup(t *testing.T) {
 func TestOfflineAtStart(t *testing.T) {
 	srv, _ := setup(t)
 	srv.Shutdown()
-	_, js := connect(t, srv.ClientURL())
+	_, js := natstest.ConnectAgent(t, srv.ClientURL())
 	if js.Conn().IsConnected() {
 		t.Fatal("connected to a stopped server")
 	}
@@ -221,7 +221,7 @@ func TestFlush(t *testing.T) {
 // TestRejectedEventDoesNotBlock: an event the stream refuses for good
 // (too large) is dropped and counted; the events after it still go.
 func TestRejectedEventDoesNotBlock(t *testing.T) {
-	_, js := connect(t, natstest.Start(t).ClientURL())
+	_, js := natstest.ConnectAgent(t, natstest.Start(t).ClientURL())
 	if _, err := js.CreateStream(ctxT(t), jetstream.StreamConfig{
 		Name: fleet.EventsStream, Subjects: []string{fleet.EventsSubjects}, MaxMsgSize: 1024, Duplicates: 10 * time.Minute,
 	}); err != nil {

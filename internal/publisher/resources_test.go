@@ -25,7 +25,7 @@ func TestPublishWithoutCreatePermission(t *testing.T) {
 		{ user: admin, password: a },
 		{ user: agent, password: p, permissions: { publish: { deny: ["$JS.API.STREAM.CREATE.>"] } } }
 	] }`)
-	_, admin := connect(t, strings.Replace(url, "nats://", "nats://admin:a@", 1))
+	_, admin := natstest.ConnectAgent(t, strings.Replace(url, "nats://", "nats://admin:a@", 1))
 	ctx := ctxT(t)
 	if _, err := admin.CreateStream(ctx, jetstream.StreamConfig{Name: fleet.EventsStream, Subjects: []string{fleet.EventsSubjects}, Duplicates: time.Minute}); err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestPublishWithoutCreatePermission(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, js := connect(t, strings.Replace(url, "nats://", "nats://agent:p@", 1))
+	_, js := natstest.ConnectAgent(t, strings.Replace(url, "nats://", "nats://agent:p@", 1))
 	core, logs := observer.New(zap.WarnLevel)
 	p := publisher.New(js, publisher.Config{
 		Device: device, Info: info(), PublishTimeout: 300 * time.Millisecond, Log: zap.New(core),
@@ -64,7 +64,7 @@ func TestPublishWithoutCreatePermission(t *testing.T) {
 // operator has created them; replicas an operator chose are not a
 // warning.
 func TestWaitForMissingResources(t *testing.T) {
-	_, js := connect(t, natstest.Start(t).ClientURL())
+	_, js := natstest.ConnectAgent(t, natstest.Start(t).ClientURL())
 	core, logs := observer.New(zap.DebugLevel)
 	settings := natsconn.ResourceSettings{Replicas: 3} // what the agent would ask on its own: not what exists
 	p := publisher.New(js, publisher.Config{

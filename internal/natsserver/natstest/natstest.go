@@ -12,7 +12,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 
+	"github.com/harmony-edge/harmony-agent/internal/natsconn"
 	"github.com/harmony-edge/harmony-agent/internal/natsserver"
 )
 
@@ -103,6 +105,23 @@ func Connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstre
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatalf("nats.Connect(%s): %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream.New: %v", err)
+	}
+	return nc, js
+}
+
+// ConnectAgent connects to url as the agent does (natsconn.Connect: its
+// reconnect and error handling), with fast reconnects, closed by
+// t.Cleanup, and returns the connection and its JetStream.
+func ConnectAgent(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := natsconn.Connect(natsconn.ConnOptions{URLs: []string{url}, Name: t.Name(), ReconnectWait: 50 * time.Millisecond}, zap.NewNop())
+	if err != nil {
+		t.Fatalf("natsconn.Connect(%s): %v", url, err)
 	}
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
